@@ -1,0 +1,1 @@
+"""Physical substrates (device models) as reservoirs. Populated by later work."""
