@@ -1,0 +1,323 @@
+"""Ridge-regression readouts fitted from streaming, centred Gram statistics.
+
+Ridge regression needs only the Gram matrices XᵀX and XᵀY, so `fit` accumulates them inside the scan over chunks of
+K time steps (one K×F block, then one BLAS-3 product) and never stores the T×F feature matrix. The statistics are
+kept *centred* and merged chunk by chunk with the pairwise update of Chan, Golub & LeVeque (1979, "Updating formulae
+and a pairwise algorithm for computing sample variances"), which keeps float32 accurate on long series and lets the
+intercept stay unpenalised: the ridge is applied to the centred Gram, and the bias is recovered from the means.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._checks import check_int, check_interval, check_positive
+
+
+class GramStats(eqx.Module):
+    """Sufficient statistics of a linear regression Y ≈ X W + b over `count` samples.
+
+    `cxx = Σ (x - x̄)(x - x̄)ᵀ`, `cxy = Σ (x - x̄)(y - ȳ)ᵀ`, `cyy = Σ (y - ȳ)(y - ȳ)ᵀ`.
+    """
+
+    count: Float[Array, ""]
+    mean_x: Float[Array, " features"]
+    mean_y: Float[Array, " outputs"]
+    cxx: Float[Array, "features features"]
+    cxy: Float[Array, "features outputs"]
+    cyy: Float[Array, "outputs outputs"]
+
+    @staticmethod
+    def empty(n_features: int, n_outputs: int, dtype) -> "GramStats":
+        z = jnp.zeros
+        return GramStats(
+            z((), dtype),
+            z(n_features, dtype),
+            z(n_outputs, dtype),
+            z((n_features, n_features), dtype),
+            z((n_features, n_outputs), dtype),
+            z((n_outputs, n_outputs), dtype),
+        )
+
+    @staticmethod
+    def from_block(X: Float[Array, "k features"], Y: Float[Array, "k outputs"]) -> "GramStats":
+        mx = jnp.mean(X, axis=0)
+        my = jnp.mean(Y, axis=0)
+        Xc = X - mx
+        Yc = Y - my
+        return GramStats(jnp.asarray(X.shape[0], X.dtype), mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
+
+    def merge(self, other: "GramStats") -> "GramStats":
+        n = self.count + other.count
+        wb = jnp.where(n > 0, other.count / jnp.where(n > 0, n, 1), 0.0)
+        dx = other.mean_x - self.mean_x
+        dy = other.mean_y - self.mean_y
+        c = self.count * wb  # = n_a n_b / n
+        return GramStats(
+            n,
+            self.mean_x + wb * dx,
+            self.mean_y + wb * dy,
+            self.cxx + other.cxx + c * jnp.outer(dx, dx),
+            self.cxy + other.cxy + c * jnp.outer(dx, dy),
+            self.cyy + other.cyy + c * jnp.outer(dy, dy),
+        )
+
+    def uncentred(self) -> "GramStats":
+        """Raw moments XᵀX, XᵀY, YᵀY (zero means): for a regression without intercept."""
+        n = self.count
+        return GramStats(
+            n,
+            jnp.zeros_like(self.mean_x),
+            jnp.zeros_like(self.mean_y),
+            self.cxx + n * jnp.outer(self.mean_x, self.mean_x),
+            self.cxy + n * jnp.outer(self.mean_x, self.mean_y),
+            self.cyy + n * jnp.outer(self.mean_y, self.mean_y),
+        )
+
+
+def merge_all(stats: list[GramStats]) -> GramStats:
+    out = stats[0]
+    for s in stats[1:]:
+        out = out.merge(s)
+    return out
+
+
+def solve_ridge(cxx: Float[Array, "f f"], cxy: Float[Array, "f o"], alpha) -> Float[Array, "f o"]:
+    """`(cxx + alpha I)⁻¹ cxy` by Cholesky; falls back to an eigendecomposition if the factorisation fails
+    (alpha = 0 on a rank-deficient Gram), where the pseudo-inverse is used."""
+    A = cxx + alpha * jnp.eye(cxx.shape[0], dtype=cxx.dtype)
+    L = jnp.linalg.cholesky(A)
+    W = jax.scipy.linalg.cho_solve((L, True), cxy)
+
+    def _eig(_):
+        lam, Q = jnp.linalg.eigh(cxx)
+        lam = lam + alpha
+        tol = jnp.finfo(cxx.dtype).eps * cxx.shape[0] * jnp.max(jnp.abs(lam))
+        inv = jnp.where(lam > tol, 1.0 / jnp.where(lam > tol, lam, 1.0), 0.0)
+        return Q @ (inv[:, None] * (Q.T @ cxy))
+
+    return jax.lax.cond(jnp.all(jnp.isfinite(W)), lambda _: W, _eig, None)
+
+
+class AbstractReadout(eqx.Module):
+    """A readout learned from `GramStats`.
+
+    - `segments(length)`: how to cut the `length` training samples into consecutive segments, each of which gets
+      its own statistics (one segment for a plain fit; train and validation for a holdout; k folds).
+    - `fit_stats(stats)`: returns the *fitted* readout (a new module; nothing is mutated).
+    - `__call__(z)`: the output for one feature vector.
+    """
+
+    input_passthrough: eqx.AbstractVar[bool]
+
+    @abc.abstractmethod
+    def segments(self, length: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def fit_stats(self, stats: list[GramStats]) -> "AbstractReadout":
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def __call__(self, z: Float[Array, " features"]) -> Float[Array, " outputs"]:
+        raise NotImplementedError
+
+    @property
+    @abc.abstractmethod
+    def out_size(self) -> int:
+        raise NotImplementedError
+
+
+class RidgePath(eqx.Module):
+    """The validation curve of a ridge path: normalised MSE (MSE / target variance) per alpha."""
+
+    alphas: Float[Array, " n_alphas"]
+    errors: Float[Array, " n_alphas"]
+
+
+class Ridge(AbstractReadout):
+    r"""Ridge (Tikhonov) regression readout: y = W z + b.
+
+    $$W = \arg\min_W \sum_t \lVert y_t - W z_t - b\rVert^2 + \alpha \lVert W\rVert_F^2$$
+
+    The intercept `b` is not penalised (it is fitted on the centred Gram). `alpha` multiplies the identity added to
+    the *summed* Gram (not the per-sample mean), as in ReservoirPy and Lukoševičius 2012 ("A practical guide to
+    applying echo state networks"), so values are comparable across libraries.
+
+    **Arguments:**
+
+    - `alpha`: ridge parameter, >= 0. Default 1e-6.
+    - `input_passthrough`: also feed the external input u(t) to the readout (z = [features, u]). Default False.
+    - `fit_intercept`: fit the unpenalised bias b. Default True.
+
+    After `fit`, `weights` (outputs × features) and `bias` are set; `path` holds the validation curve when the
+    readout came from `RidgeCV`.
+    """
+
+    alpha: Float[Array, ""]
+    weights: Float[Array, "outputs features"] | None
+    bias: Float[Array, " outputs"] | None
+    path: RidgePath | None
+    input_passthrough: bool = eqx.field(static=True)
+    fit_intercept: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        alpha: float = 1e-6,
+        *,
+        input_passthrough: bool = False,
+        fit_intercept: bool = True,
+        weights=None,
+        bias=None,
+        path: RidgePath | None = None,
+    ):
+        check_positive("alpha", alpha, allow_zero=True)
+        self.alpha = jnp.asarray(alpha, dtype=jnp.result_type(float))
+        self.weights = weights
+        self.bias = bias
+        self.path = path
+        self.input_passthrough = bool(input_passthrough)
+        self.fit_intercept = bool(fit_intercept)
+
+    @property
+    def fitted(self) -> bool:
+        return self.weights is not None
+
+    @property
+    def out_size(self) -> int:
+        if self.weights is None:
+            raise ValueError("this Ridge readout is not fitted yet: call `reservoirs.fit` first")
+        return self.weights.shape[0]
+
+    def segments(self, length: int) -> tuple[int, ...]:
+        return (length,)
+
+    def fit_stats(self, stats: list[GramStats]) -> "Ridge":
+        s = merge_all(stats)
+        if not self.fit_intercept:
+            s = s.uncentred()
+        alpha = self.alpha.astype(s.cxx.dtype)
+        W = solve_ridge(s.cxx, s.cxy, alpha)
+        b = s.mean_y - s.mean_x @ W
+        return Ridge(
+            alpha,
+            input_passthrough=self.input_passthrough,
+            fit_intercept=self.fit_intercept,
+            weights=W.T,
+            bias=b,
+            path=self.path,
+        )
+
+    def __call__(self, z: Float[Array, " features"]) -> Float[Array, " outputs"]:
+        if self.weights is None:
+            raise ValueError("this Ridge readout is not fitted yet: call `reservoirs.fit` first")
+        return self.weights @ z.astype(self.weights.dtype) + self.bias
+
+
+def _path_errors(train: GramStats, val: GramStats, alphas) -> tuple[Array, Array]:
+    """Validation sum of squared errors for every alpha, from one eigendecomposition of the training Gram."""
+    lam, Q = jnp.linalg.eigh(train.cxx)
+    P = Q.T @ train.cxy  # (f, o)
+
+    def sse(alpha):
+        W = Q @ (P / (lam + alpha)[:, None])
+        b = train.mean_y - train.mean_x @ W
+        resid_mean = val.mean_y - b - val.mean_x @ W
+        e = (
+            jnp.trace(val.cyy)
+            - 2 * jnp.sum(W * val.cxy)
+            + jnp.sum(W * (val.cxx @ W))
+            + val.count * jnp.sum(resid_mean**2)
+        )
+        return jnp.maximum(e, 0.0)
+
+    return jax.vmap(sse)(alphas), jnp.trace(val.cyy)
+
+
+class RidgeCV(AbstractReadout):
+    """Ridge readout whose `alpha` is chosen on a ridge *path* by holdout or k-fold validation.
+
+    For each training split the Gram is eigendecomposed once (Q Λ Qᵀ) and every alpha costs only
+    `Q (Λ + α)⁻¹ Qᵀ XᵀY`; the validation error is computed from the validation split's Gram statistics, so no
+    state matrix is ever stored. The folds are consecutive blocks of time (no shuffling: a time series). After the
+    choice, the readout is refitted on all the training samples.
+
+    **Arguments:**
+
+    - `alphas`: candidate ridge parameters (all >= 0). Default 20 values log-spaced from 1e-10 to 1e1.
+    - `folds`: 1 for a holdout (the last `holdout` fraction of the samples validates), or k >= 2 for k-fold.
+    - `holdout`: validation fraction for `folds=1`, in (0, 1). Default 0.2.
+    - `input_passthrough`, `fit_intercept`: as in `Ridge`.
+
+    The fitted result is a `Ridge` whose `path` holds the alphas and their normalised validation MSE.
+    """
+
+    alphas: Float[Array, " n_alphas"]
+    folds: int = eqx.field(static=True)
+    holdout: float = eqx.field(static=True)
+    input_passthrough: bool = eqx.field(static=True)
+    fit_intercept: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        alphas=None,
+        *,
+        folds: int = 1,
+        holdout: float = 0.2,
+        input_passthrough: bool = False,
+        fit_intercept: bool = True,
+    ):
+        if alphas is None:
+            alphas = jnp.logspace(-10, 1, 20)
+        alphas = jnp.asarray(alphas, dtype=jnp.result_type(float))
+        if alphas.ndim != 1 or alphas.shape[0] < 1:
+            raise ValueError(f"`alphas` must be a non-empty 1-D array, got shape {alphas.shape}")
+        if not bool(jnp.all(jnp.isfinite(alphas) & (alphas >= 0))):
+            raise ValueError("`alphas` must all be finite and >= 0")
+        self.alphas = alphas
+        self.folds = check_int("folds", folds, minimum=1)
+        check_interval("holdout", holdout, 0.0, 1.0, low_open=True, high_open=True)
+        self.holdout = float(holdout)
+        self.input_passthrough = bool(input_passthrough)
+        self.fit_intercept = bool(fit_intercept)
+
+    @property
+    def out_size(self) -> int:
+        raise ValueError("a RidgeCV is a fitting strategy: the fitted readout is a `Ridge`")
+
+    def segments(self, length: int) -> tuple[int, ...]:
+        if self.folds == 1:
+            n_val = int(round(self.holdout * length))
+            if n_val < 1 or length - n_val < 1:
+                raise ValueError(f"`holdout`={self.holdout} leaves an empty split of {length} training samples")
+            return (length - n_val, n_val)
+        if length < self.folds:
+            raise ValueError(f"`folds`={self.folds} exceeds the {length} training samples")
+        size = length // self.folds
+        return (size,) * (self.folds - 1) + (length - size * (self.folds - 1),)
+
+    def fit_stats(self, stats: list[GramStats]) -> Ridge:
+        prep = (lambda s: s) if self.fit_intercept else (lambda s: s.uncentred())
+        alphas = self.alphas.astype(stats[0].cxx.dtype)
+        if self.folds == 1:
+            sse, tot = _path_errors(prep(stats[0]), stats[1], alphas)
+        else:
+            sse = jnp.zeros_like(alphas)
+            tot = 0.0
+            for k in range(self.folds):
+                train = merge_all([s for j, s in enumerate(stats) if j != k])
+                e, t = _path_errors(prep(train), stats[k], alphas)
+                sse, tot = sse + e, tot + t
+        errors = sse / jnp.where(tot > 0, tot, 1.0)
+        best = alphas[jnp.argmin(errors)]
+        ridge = Ridge(0.0, input_passthrough=self.input_passthrough, fit_intercept=self.fit_intercept)
+        ridge = eqx.tree_at(lambda r: (r.alpha, r.path), ridge, (best, RidgePath(alphas, errors)), is_leaf=lambda x: x is None)
+        return ridge.fit_stats(stats)
+
+    def __call__(self, z):
+        raise ValueError("a RidgeCV is a fitting strategy: pass it to `reservoirs.fit`, which returns a fitted Ridge")
