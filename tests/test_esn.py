@@ -1,0 +1,165 @@
+"""ESN: step against a NumPy transcription, spectral normalisation, storage formats, determinism, validation."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import reservoirs as rc
+
+
+def np_step(esn, x, u):
+    """Plain NumPy transcription of the ESN update (Jaeger 2001; leaky form of Jaeger et al. 2007)."""
+    W = np.asarray(esn.W.todense() if isinstance(esn.W, rc.EllMatrix) else esn.W)
+    pre = float(esn.gain) * W @ x + float(esn.bias_scaling) * np.asarray(esn.bias)
+    pre = pre + float(esn.input_scaling) * np.asarray(esn.W_in) @ u[: esn.in_size]
+    if esn.fb_size:
+        pre = pre + float(esn.feedback_scaling) * np.asarray(esn.W_fb) @ u[esn.in_size :]
+    a = float(esn.leak)
+    return (1 - a) * x + a * np.tanh(pre)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(leak=0.3, bias_scaling=0.5, input_scaling=0.7, gain=1.3),
+        dict(connectivity=0.1, sparse=True, leak=0.5),
+        dict(connectivity=0.1, sparse=False),
+        dict(feedback_size=2, feedback_scaling=0.4),
+    ],
+)
+def test_step_matches_numpy(kwargs):
+    esn = rc.ESN(3, 40, key=jax.random.key(1), **kwargs)
+    rng = np.random.default_rng(0)
+    x = np.zeros(40)
+    for _ in range(20):
+        u = rng.normal(size=3 + esn.feedback_size)
+        x_ref = np_step(esn, x, u)
+        x = np.asarray(esn.step(jnp.asarray(x), jnp.asarray(u)))
+        np.testing.assert_allclose(x, x_ref, rtol=1e-12, atol=1e-12)
+    assert np.abs(x).max() > 1e-3  # the state actually moved
+
+
+def test_gain_is_spectral_radius():
+    for conn in (1.0, 0.05):
+        esn = rc.ESN(1, 120, key=jax.random.key(2), gain=1.7, connectivity=conn)
+        W = np.asarray(esn.W.todense() if isinstance(esn.W, rc.EllMatrix) else esn.W)
+        assert np.max(np.abs(np.linalg.eigvals(W))) == pytest.approx(1.0, rel=1e-10)
+        assert np.max(np.abs(np.linalg.eigvals(float(esn.gain) * W))) == pytest.approx(1.7, rel=1e-10)
+
+
+def test_sparse_and_dense_storage_agree():
+    kw = dict(key=jax.random.key(3), connectivity=0.1, leak=0.4)
+    a = rc.ESN(2, 60, sparse=True, **kw)
+    b = rc.ESN(2, 60, sparse=False, **kw)
+    assert isinstance(a.W, rc.EllMatrix) and not isinstance(b.W, rc.EllMatrix)
+    np.testing.assert_allclose(a.W.todense(), b.W, rtol=1e-14)
+    assert int(np.count_nonzero(np.asarray(b.W)[0])) == 6  # exactly round(0.1 * 60) per row
+    u = jax.random.normal(jax.random.key(4), (50, 2))
+    np.testing.assert_allclose(rc.run(a, u)[1], rc.run(b, u)[1], rtol=1e-12, atol=1e-13)
+
+
+def test_ell_fromdense_roundtrip():
+    W = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+    ell = rc.EllMatrix.fromdense(W)
+    np.testing.assert_array_equal(ell.todense(), W)
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(ell.mv(jnp.asarray(x)), W @ x)
+
+
+def test_determinism_per_key():
+    a = rc.ESN(1, 50, key=jax.random.key(7), connectivity=0.2)
+    b = rc.ESN(1, 50, key=jax.random.key(7), connectivity=0.2)
+    c = rc.ESN(1, 50, key=jax.random.key(8), connectivity=0.2)
+    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    assert not np.array_equal(a.W_in, c.W_in)
+
+
+def test_float32_and_float64():
+    u = jnp.sin(jnp.arange(300.0) / 7)[:, None]
+    e64 = rc.ESN(1, 30, key=jax.random.key(0), dtype=jnp.float64)
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(
+        rc.ESN(1, 30, key=jax.random.key(0), dtype=jnp.float32)))
+    # JAX draws different numbers per dtype, so compare the same weights in both precisions.
+    e32 = jax.tree.map(lambda a: a.astype(jnp.float32), e64)
+    s32 = rc.run(e32, u.astype(jnp.float32))[1]
+    s64 = rc.run(e64, u)[1]
+    assert s32.dtype == jnp.float32 and s64.dtype == jnp.float64
+    np.testing.assert_allclose(s32, s64, atol=1e-4)
+    m = rc.fit(e32, u[:-1].astype(jnp.float32), u[1:].astype(jnp.float32), washout=20)
+    assert m.readout.weights.dtype == jnp.float32
+    y, _ = rc.predict(m, u[:50].astype(jnp.float32))
+    assert bool(jnp.all(jnp.isfinite(y)))
+
+
+def test_feature_maps():
+    esn = rc.ESN(1, 6, key=jax.random.key(0), feature_map="pathak")
+    x = jnp.arange(6.0) - 2.0
+    np.testing.assert_allclose(esn.features(x), [-2.0, 1.0, 0.0, 1.0, 2.0, 9.0])
+    q = rc.ESN(1, 6, key=jax.random.key(0), feature_map="quadratic")
+    assert q.feature_size == 12
+    np.testing.assert_allclose(q.features(x), np.concatenate([x, x**2]))
+
+
+def test_from_weights_reproduces_step():
+    esn = rc.ESN(2, 20, key=jax.random.key(5), bias_scaling=1.0, leak=0.5, gain=0.8)
+    clone = rc.ESN.from_weights(esn.W, esn.W_in, esn.bias, gain=0.8, leak=0.5, normalise=False)
+    u = jax.random.normal(jax.random.key(6), (30, 2))
+    np.testing.assert_allclose(rc.run(esn, u)[1], rc.run(clone, u)[1], rtol=1e-13)
+    with pytest.raises(ValueError, match="`W`"):
+        rc.ESN.from_weights(np.ones((3, 4)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="`W_in`"):
+        rc.ESN.from_weights(np.eye(3), np.ones((2, 1)))
+
+
+def test_vmap_over_gain_matches_loop():
+    esn = rc.ESN(1, 25, key=jax.random.key(9), leak=0.5)
+    u = jnp.sin(jnp.arange(100.0) / 5)[:, None]
+    gains = jnp.array([0.5, 1.0, 1.5])
+
+    def states(g):
+        return rc.run(eqx.tree_at(lambda e: e.gain, esn, g), u)[1]
+
+    batched = jax.vmap(states)(gains)
+    for i, g in enumerate(gains):
+        np.testing.assert_allclose(batched[i], states(g), rtol=1e-12, atol=1e-14)
+    assert not np.allclose(batched[0], batched[2])
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(gain=0.0), "gain"),
+        (dict(gain=-1.0), "gain"),
+        (dict(leak=0.0), "leak"),
+        (dict(leak=1.5), "leak"),
+        (dict(input_scaling=-1.0), "input_scaling"),
+        (dict(connectivity=0.0), "connectivity"),
+        (dict(connectivity=1.2), "connectivity"),
+        (dict(feature_map="cubic"), "feature_map"),
+        (dict(activation="relu"), "activation"),
+        (dict(gain=float("nan")), "gain"),
+    ],
+)
+def test_bad_hyperparameters_raise(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        rc.ESN(1, 10, key=jax.random.key(0), **kwargs)
+
+
+def test_bad_sizes_raise():
+    with pytest.raises(ValueError, match="`size`"):
+        rc.ESN(1, 0, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="`in_size`"):
+        rc.ESN(-1, 10, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="`in_size` \\+ `feedback_size`"):
+        rc.ESN(0, 10, key=jax.random.key(0))
+
+
+def test_run_rejects_bad_inputs():
+    esn = rc.ESN(2, 10, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="`inputs`"):
+        rc.run(esn, jnp.ones((5, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        rc.run(esn, jnp.full((5, 2), jnp.nan))

@@ -1,0 +1,201 @@
+"""fit / predict / forecast: NumPy references, closed-loop semantics, divergence, save/load, vmap/jit parity."""
+
+import warnings
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import reservoirs as rc
+
+
+@pytest.fixture(scope="module")
+def series():
+    t = np.arange(2400.0)
+    return jnp.asarray(np.sin(t / 11) + 0.5 * np.sin(t / 5.3))
+
+
+@pytest.fixture(scope="module")
+def esn():
+    return rc.ESN(1, 60, key=jax.random.key(0), leak=0.3, gain=1.0, bias_scaling=0.5, input_scaling=0.5)
+
+
+@pytest.fixture(scope="module")
+def model(esn, series):
+    return rc.fit(esn, series[:1500], series[1:1501], washout=100, readout=rc.Ridge(1e-8))
+
+
+def np_readout(m, x, u):
+    return np.asarray(m.readout.weights) @ np.asarray(x) + np.asarray(m.readout.bias)
+
+
+def test_one_step_prediction_is_accurate(model, series):
+    y, m2 = rc.predict(model, series[1500:2000])
+    assert float(rc.nrmse(series[1501:2001], y)) < 1e-2
+    assert m2.last_output.shape == (1,)
+    np.testing.assert_array_equal(m2.last_output, y[-1])
+
+
+def test_forecast_continues_after_last_target(model, series, esn):
+    # After fit on x[0:1500] -> x[1:1501], the closed loop feeds x[1500] and predicts x[1501], x[1502], ...
+    res = rc.forecast(model, 50)
+    assert not bool(res.diverged) and int(res.diverged_at) == -1
+    # the first output predicts x[1501], not x[1500] (which differ by > 0.05)
+    assert abs(float(res.outputs[0, 0] - series[1501])) < 2e-3 < 0.05 < abs(float(series[1501] - series[1500]))
+    np.testing.assert_allclose(res.outputs[:, 0], series[1501:1551], atol=0.03)
+    # NumPy reference of the same closed loop.
+    x = np.asarray(model.state)
+    y = float(model.last_output[0])
+    ref = []
+    for _ in range(50):
+        from test_esn import np_step
+
+        x = np_step(esn, x, np.array([y]))
+        y = float(np_readout(model, x, None)[0])
+        ref.append(y)
+    np.testing.assert_allclose(res.outputs[:, 0], ref, rtol=1e-9, atol=1e-11)
+
+
+def test_forecast_continues_where_predict_stopped(model, series):
+    y, m2 = rc.predict(model, series[1500:1700])
+    a = rc.forecast(m2, 10).outputs
+    # the same as one longer teacher-forced run followed by feeding back the last prediction
+    np.testing.assert_allclose(a[0, 0], rc.predict(m2, y[-1:])[0][0, 0], rtol=1e-12)
+
+
+def test_warmup_is_teacher_forcing_then_closed_loop(model, series):
+    w = series[1700:1901]
+    res = rc.forecast(model.reset(), 30, warmup=w)
+    _, m = rc.predict(model.reset(), w[:-1])
+    manual = rc.forecast(m.with_last_output(w[-1]), 30)
+    np.testing.assert_allclose(res.outputs, manual.outputs, rtol=1e-12)
+    np.testing.assert_allclose(res.outputs[:, 0], series[1901:1931], atol=0.03)
+
+
+def test_diverging_forecast_is_reported_not_silent(model):
+    bad = eqx.tree_at(lambda m: m.readout.weights, model, model.readout.weights * 1e4)
+    with pytest.warns(RuntimeWarning, match="diverged at step"):
+        res = rc.forecast(bad, 40)
+    assert bool(res.diverged)
+    k = int(res.diverged_at)
+    assert 0 <= k < 40
+    assert bool(jnp.all(jnp.isnan(res.outputs[k:])))
+    assert bool(jnp.all(jnp.isfinite(res.outputs[:k])))
+    assert bool(jnp.all(jnp.isfinite(res.model.state)))
+
+
+def test_stable_forecast_gives_no_warning(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rc.forecast(model, 20)
+
+
+def test_save_load_roundtrip(tmp_path, model):
+    p = tmp_path / "m.eqx"
+    rc.save_model(p, model)
+    loaded = rc.load_model(p)
+    for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(loaded)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(rc.forecast(loaded, 25).outputs, rc.forecast(model, 25).outputs)
+    (tmp_path / "junk").write_bytes(b"hello")
+    with pytest.raises(ValueError, match="`path`"):
+        rc.load_model(tmp_path / "junk")
+
+
+def test_save_load_sparse_and_cv(tmp_path, series):
+    esn = rc.ESN(1, 40, key=jax.random.key(3), connectivity=0.1, sparse=True)
+    m = rc.fit(esn, series[:800], series[1:801], readout=rc.RidgeCV(np.logspace(-8, 0, 5)), washout=50)
+    rc.save_model(tmp_path / "s.eqx", m)
+    loaded = rc.load_model(tmp_path / "s.eqx")
+    assert isinstance(loaded.reservoir.W, rc.EllMatrix)
+    np.testing.assert_array_equal(loaded.readout.path.errors, m.readout.path.errors)
+
+
+def test_fit_is_deterministic(esn, series):
+    a = rc.fit(esn, series[:600], series[1:601])
+    b = rc.fit(esn, series[:600], series[1:601])
+    np.testing.assert_array_equal(a.readout.weights, b.readout.weights)
+
+
+def test_jit_and_vmap_parity(esn, series):
+    x, y = series[:500], series[1:501]
+    # alpha 1e-3 keeps the solve well conditioned, so batched and unbatched BLAS agree to rounding
+    eager = rc.fit(esn, x, y, washout=50, readout=rc.Ridge(1e-3))
+    jitted = jax.jit(lambda e: rc.fit(e, x, y, washout=50, readout=rc.Ridge(1e-3)))(esn)
+    np.testing.assert_allclose(jitted.readout.weights, eager.readout.weights, rtol=1e-10)
+
+    gains = jnp.array([0.6, 0.9, 1.2])
+
+    def weights(g):
+        e = eqx.tree_at(lambda e: e.gain, esn, g)
+        return rc.fit(e, x, y, washout=50, readout=rc.Ridge(1e-3)).readout.weights
+
+    batched = jax.vmap(weights)(gains)
+    for i, g in enumerate(gains):
+        np.testing.assert_allclose(batched[i], weights(g), rtol=1e-8, atol=1e-10)
+
+
+def test_output_feedback_teacher_forcing_matches_numpy(series):
+    from test_esn import np_step
+
+    esn = rc.ESN(0, 30, key=jax.random.key(4), feedback_size=1, leak=0.7, gain=0.8, bias_scaling=0.3)
+    y = series[:600, None]
+    m = rc.fit(esn, None, y, washout=50, readout=rc.Ridge(1e-8))
+    # NumPy: drive with the previous target fed back (0 at t = 0), then ridge on the states.
+    x = np.zeros(30)
+    X = []
+    prev = 0.0
+    for t in range(600):
+        x = np_step(esn, x, np.array([prev]))
+        X.append(x)
+        prev = float(y[t, 0])
+    X = np.array(X)[50:]
+    from test_ridge import np_ridge
+
+    W, b = np_ridge(X, np.asarray(y)[50:], 1e-8)
+    np.testing.assert_allclose(m.readout.weights.T, W, rtol=1e-5, atol=1e-7)
+    res = rc.forecast(m, 20)  # the feedback loop runs on its own outputs
+    np.testing.assert_allclose(res.outputs[:3, 0], series[600:603], atol=0.02)
+    with pytest.raises(ValueError, match="no external input"):
+        rc.predict(m, series[:10])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(inputs=np.full((100, 1), np.nan)), "`inputs` contains NaN"),
+        (dict(targets=np.concatenate([np.ones((99, 1)), [[np.inf]]])), "`targets` contains NaN or inf"),
+        (dict(inputs=np.ones((100, 2))), "`inputs` must have shape"),
+        (dict(inputs=np.ones((100, 1, 1))), "`inputs` must have shape"),
+        (dict(targets=np.ones((90, 1))), "same length"),
+        (dict(washout=100), "`washout` must be <"),
+        (dict(washout=-1), "`washout`"),
+        (dict(readout="ridge"), "`readout`"),
+        (dict(chunk_size=0), "`chunk_size`"),
+    ],
+)
+def test_fit_rejects_bad_input(esn, kwargs, match):
+    args = dict(inputs=np.ones((100, 1)), targets=np.ones((100, 1)), washout=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        rc.fit(esn, args.pop("inputs"), args.pop("targets"), **args)
+
+
+def test_fit_rejects_non_reservoir():
+    with pytest.raises(ValueError, match="`reservoir`"):
+        rc.fit("esn", np.ones((10, 1)), np.ones((10, 1)))
+
+
+def test_predict_and_forecast_reject_bad_input(model):
+    with pytest.raises(ValueError, match="`inputs` contains NaN"):
+        rc.predict(model, np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="`n_steps`"):
+        rc.forecast(model, 0)
+    with pytest.raises(ValueError, match="`warmup`"):
+        rc.forecast(model, 5, warmup=np.ones((1, 1)))
+    with pytest.raises(ValueError, match="`divergence_threshold`"):
+        rc.forecast(model, 5, divergence_threshold=-1.0)
+    with pytest.raises(ValueError, match="`model`"):
+        rc.forecast("model", 5)

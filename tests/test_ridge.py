@@ -1,0 +1,159 @@
+"""Streaming Gram statistics and ridge solves against plain NumPy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import reservoirs as rc
+from reservoirs._ridge import GramStats, merge_all
+
+
+def np_ridge(X, Y, alpha):
+    """Ridge with an unpenalised intercept, by the augmented normal equations in NumPy."""
+    Xa = np.hstack([X, np.ones((X.shape[0], 1))])
+    P = alpha * np.eye(Xa.shape[1])
+    P[-1, -1] = 0.0
+    Wa = np.linalg.solve(Xa.T @ Xa + P, Xa.T @ Y)
+    return Wa[:-1], Wa[-1]
+
+
+@pytest.mark.parametrize("chunks", [[100], [37, 63], [1, 50, 49], [10] * 10])
+def test_chunked_gram_equals_full(chunks):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 7)) + 3.0
+    Y = rng.normal(size=(100, 2)) - 1.0
+    parts, i = [], 0
+    for c in chunks:
+        parts.append(GramStats.from_block(jnp.asarray(X[i : i + c]), jnp.asarray(Y[i : i + c])))
+        i += c
+    s = merge_all(parts)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    assert float(s.count) == 100
+    np.testing.assert_allclose(s.mean_x, X.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(s.cxx, Xc.T @ Xc, rtol=1e-11)
+    np.testing.assert_allclose(s.cxy, Xc.T @ Yc, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(s.cyy, Yc.T @ Yc, rtol=1e-11)
+    np.testing.assert_allclose(s.uncentred().cxx, X.T @ X, rtol=1e-11)
+
+
+def test_ridge_solve_matches_numpy_with_unpenalised_bias():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 10)) + 5.0
+    Y = X @ rng.normal(size=(10, 3)) + 7.0 + 0.1 * rng.normal(size=(200, 3))
+    for alpha in (0.0, 1e-3, 10.0):
+        r = rc.Ridge(alpha).fit_stats([GramStats.from_block(jnp.asarray(X), jnp.asarray(Y))])
+        W, b = np_ridge(X, Y, alpha)
+        np.testing.assert_allclose(r.weights.T, W, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(r.bias, b, rtol=1e-9)
+
+
+def test_ridge_alpha_zero_on_rank_deficient_gram_is_finite():
+    X = np.ones((50, 3))
+    X[:, 1] = np.arange(50.0)
+    X[:, 2] = 2 * X[:, 1]  # collinear
+    Y = X[:, 1:2] * 0.5 + 1.0
+    r = rc.Ridge(0.0).fit_stats([GramStats.from_block(jnp.asarray(X), jnp.asarray(Y))])
+    assert bool(jnp.all(jnp.isfinite(r.weights)))
+    np.testing.assert_allclose(X @ np.asarray(r.weights).T + np.asarray(r.bias), Y, atol=1e-8)
+
+
+def test_fit_intercept_false_matches_numpy():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(80, 4)) + 1.0
+    Y = rng.normal(size=(80, 1))
+    r = rc.Ridge(0.5, fit_intercept=False).fit_stats([GramStats.from_block(jnp.asarray(X), jnp.asarray(Y))])
+    W = np.linalg.solve(X.T @ X + 0.5 * np.eye(4), X.T @ Y)
+    np.testing.assert_allclose(r.weights.T, W, rtol=1e-10)
+    assert float(jnp.max(jnp.abs(r.bias))) == 0.0
+
+
+def test_streaming_fit_matches_materialised_states():
+    esn = rc.ESN(1, 30, key=jax.random.key(0), leak=0.6, bias_scaling=0.3)
+    u = jnp.sin(jnp.arange(700.0) / 9) + 0.3 * jnp.cos(jnp.arange(700.0) / 4)
+    x, y = u[:-1, None], u[1:, None]
+    washout = 50
+    for chunk in (7, 256, 10_000):
+        m = rc.fit(esn, x, y, readout=rc.Ridge(1e-6, input_passthrough=True), washout=washout, chunk_size=chunk)
+        _, S = rc.run(esn, x)
+        Z = np.hstack([np.asarray(S), np.asarray(x)])[washout:]
+        W, b = np_ridge(Z, np.asarray(y)[washout:], 1e-6)
+        np.testing.assert_allclose(m.readout.weights.T, W, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(m.readout.bias, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(m.state, S[-1], rtol=1e-13)
+
+
+def test_ridge_path_holdout_matches_explicit_fits():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 6))
+    Y = X @ rng.normal(size=(6, 2)) + 0.5 * rng.normal(size=(300, 2))
+    alphas = np.logspace(-3, 3, 7)
+    cv = rc.RidgeCV(alphas, holdout=0.25)
+    n_train, n_val = cv.segments(300)
+    assert (n_train, n_val) == (225, 75)
+    stats = [GramStats.from_block(jnp.asarray(X[:n_train]), jnp.asarray(Y[:n_train])),
+             GramStats.from_block(jnp.asarray(X[n_train:]), jnp.asarray(Y[n_train:]))]
+    fitted = cv.fit_stats(stats)
+    Yv = Y[n_train:]
+    expected = []
+    for a in alphas:
+        W, b = np_ridge(X[:n_train], Y[:n_train], a)
+        expected.append(np.sum((X[n_train:] @ W + b - Yv) ** 2) / np.sum((Yv - Yv.mean(0)) ** 2))
+    np.testing.assert_allclose(fitted.path.errors, expected, rtol=1e-8)
+    best = alphas[int(np.argmin(expected))]
+    assert float(fitted.alpha) == pytest.approx(best)
+    W, b = np_ridge(X, Y, best)  # refitted on everything
+    np.testing.assert_allclose(fitted.weights.T, W, rtol=1e-9)
+
+
+def test_ridge_path_kfold_matches_explicit_fits():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(90, 5))
+    Y = X @ rng.normal(size=(5, 1)) + 0.3 * rng.normal(size=(90, 1))
+    alphas = np.array([1e-2, 1.0, 100.0])
+    cv = rc.RidgeCV(alphas, folds=3)
+    assert cv.segments(90) == (30, 30, 30)
+    folds = [(X[i * 30 : (i + 1) * 30], Y[i * 30 : (i + 1) * 30]) for i in range(3)]
+    fitted = cv.fit_stats([GramStats.from_block(jnp.asarray(a), jnp.asarray(b)) for a, b in folds])
+    expected = []
+    for a in alphas:
+        sse = tot = 0.0
+        for k in range(3):
+            Xt = np.vstack([folds[j][0] for j in range(3) if j != k])
+            Yt = np.vstack([folds[j][1] for j in range(3) if j != k])
+            W, b = np_ridge(Xt, Yt, a)
+            Xv, Yv = folds[k]
+            sse += np.sum((Xv @ W + b - Yv) ** 2)
+            tot += np.sum((Yv - Yv.mean(0)) ** 2)
+        expected.append(sse / tot)
+    np.testing.assert_allclose(fitted.path.errors, expected, rtol=1e-8)
+
+
+def test_ridgecv_through_fit_picks_small_alpha_on_clean_data():
+    esn = rc.ESN(1, 40, key=jax.random.key(1), leak=0.5)
+    u = jnp.sin(jnp.arange(1500.0) / 8)
+    m = rc.fit(esn, u[:-1], u[1:], readout=rc.RidgeCV(np.logspace(-9, 2, 12)), washout=100)
+    assert isinstance(m.readout, rc.Ridge)
+    assert float(m.readout.alpha) < 1e-3
+    assert m.readout.path.errors.shape == (12,)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: rc.Ridge(-1.0), "alpha"),
+        (lambda: rc.Ridge(float("inf")), "alpha"),
+        (lambda: rc.RidgeCV([1.0, -1.0]), "alphas"),
+        (lambda: rc.RidgeCV([]), "alphas"),
+        (lambda: rc.RidgeCV(folds=0), "folds"),
+        (lambda: rc.RidgeCV(holdout=1.0), "holdout"),
+    ],
+)
+def test_bad_ridge_parameters_raise(make, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        make()
+
+
+def test_unfitted_ridge_cannot_predict():
+    with pytest.raises(ValueError, match="not fitted"):
+        rc.Ridge(1.0)(jnp.ones(3))
