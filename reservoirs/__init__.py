@@ -4,28 +4,59 @@ Echo-state networks and physical substrates are `AbstractReservoir`s; `fit` trai
 Gram statistics, `predict` runs it teacher-forced and `forecast` runs it in closed loop.
 """
 
-from ._esn import ESN as ESN, EllMatrix as EllMatrix, spectral_radius as spectral_radius
+from ._esn import ESN as ESN
+from ._esn import EllMatrix as EllMatrix
+from ._esn import spectral_radius as spectral_radius
 from ._metrics import (
     forecast_error as forecast_error,
+)
+from ._metrics import (
     mean_and_spread as mean_and_spread,
+)
+from ._metrics import (
     nrmse as nrmse,
+)
+from ._metrics import (
     valid_prediction_time as valid_prediction_time,
 )
 from ._model import (
     ForecastResult as ForecastResult,
+)
+from ._model import (
     Model as Model,
+)
+from ._model import (
     fit as fit,
+)
+from ._model import (
     forecast as forecast,
+)
+from ._model import (
     load_model as load_model,
+)
+from ._model import (
     predict as predict,
+)
+from ._model import (
     save_model as save_model,
 )
-from ._reservoir import AbstractReservoir as AbstractReservoir, run as run
+from ._plot import plot_attractor as plot_attractor
+from ._plot import plot_forecast as plot_forecast
+from ._reservoir import AbstractReservoir as AbstractReservoir
+from ._reservoir import run as run
 from ._ridge import (
     AbstractReadout as AbstractReadout,
+)
+from ._ridge import (
     GramStats as GramStats,
+)
+from ._ridge import (
     Ridge as Ridge,
+)
+from ._ridge import (
     RidgeCV as RidgeCV,
+)
+from ._ridge import (
     RidgePath as RidgePath,
 )
 

@@ -13,6 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+#: A real scalar hyperparameter as users pass it: a Python number, a NumPy scalar or a 0-d array.
+RealLike = float | int | np.floating | np.integer | np.ndarray | jax.Array
+
 
 def is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -11,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._checks import check_int, check_interval, check_positive
+from ._checks import RealLike, check_int, check_interval, check_positive
 from ._reservoir import AbstractReservoir
 
 _ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "identity": lambda z: z}
@@ -141,16 +140,16 @@ class ESN(AbstractReservoir):
         size: int,
         *,
         key: PRNGKeyArray,
-        gain: float = 0.9,
-        leak: float = 1.0,
-        input_scaling: float = 1.0,
-        bias_scaling: float = 0.0,
-        connectivity: float = 1.0,
-        input_connectivity: float = 1.0,
+        gain: RealLike = 0.9,
+        leak: RealLike = 1.0,
+        input_scaling: RealLike = 1.0,
+        bias_scaling: RealLike = 0.0,
+        connectivity: RealLike = 1.0,
+        input_connectivity: RealLike = 1.0,
         feedback_size: int = 0,
-        feedback_scaling: float = 1.0,
-        feature_map: Literal["linear", "pathak", "quadratic"] = "linear",
-        activation: Literal["tanh", "identity"] = "tanh",
+        feedback_scaling: RealLike = 1.0,
+        feature_map: str = "linear",
+        activation: str = "tanh",
         sparse: bool | None = None,
         dtype=None,
     ):
@@ -206,14 +205,14 @@ class ESN(AbstractReservoir):
         bias=None,
         W_fb=None,
         *,
-        gain: float = 1.0,
-        leak: float = 1.0,
-        input_scaling: float = 1.0,
-        bias_scaling: float = 1.0,
-        feedback_scaling: float = 1.0,
+        gain: RealLike = 1.0,
+        leak: RealLike = 1.0,
+        input_scaling: RealLike = 1.0,
+        bias_scaling: RealLike = 1.0,
+        feedback_scaling: RealLike = 1.0,
         normalise: bool = True,
-        feature_map: Literal["linear", "pathak", "quadratic"] = "linear",
-        activation: Literal["tanh", "identity"] = "tanh",
+        feature_map: str = "linear",
+        activation: str = "tanh",
         sparse: bool = False,
         dtype=None,
     ) -> "ESN":

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import as_series, check_positive
+from ._checks import RealLike, as_series, check_positive
 
 
 def _pair(y_true, y_pred):
@@ -20,10 +18,10 @@ def _pair(y_true, y_pred):
 
 
 def nrmse(
-    y_true: Float[Array, "time dim"],
-    y_pred: Float[Array, "time dim"],
+    y_true: Float[ArrayLike, "time ..."],
+    y_pred: Float[ArrayLike, "time_pred ..."],
     *,
-    norm: Literal["std", "total", "range"] = "std",
+    norm: str = "std",
 ) -> Float[Array, ""]:
     r"""Normalised root-mean-square error.
 
@@ -55,13 +53,13 @@ def forecast_error(
 
 
 def valid_prediction_time(
-    y_true: Float[Array, "time dim"],
-    y_pred: Float[Array, "time dim"],
+    y_true: Float[ArrayLike, "time ..."],
+    y_pred: Float[ArrayLike, "time_pred ..."],
     *,
-    dt: float,
-    lyapunov_time: float,
-    threshold: float = 0.4,
-    sigma: Float[Array, " dim"] | None = None,
+    dt: RealLike,
+    lyapunov_time: RealLike,
+    threshold: RealLike = 0.4,
+    sigma: Float[ArrayLike, " dim"] | None = None,
 ) -> Float[Array, ""]:
     r"""Valid prediction time in Lyapunov times (Pathak et al. 2018, PRL 120:024102; Vlachas et al. 2020).
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from ._checks import as_series, check_int, check_positive, is_traced
+from ._checks import RealLike, as_series, check_int, check_positive, is_traced
 from ._reservoir import AbstractReservoir, State, step_key
 from ._ridge import AbstractReadout, GramStats, Ridge, merge_all
 
@@ -142,8 +142,8 @@ def _check_key(reservoir, key):
 
 def fit(
     reservoir: AbstractReservoir,
-    inputs: Float[Array, "time inputs"] | None,
-    targets: Float[Array, "time outputs"],
+    inputs: Float[ArrayLike, "time_in ..."] | None,
+    targets: Float[ArrayLike, "time_out ..."],
     *,
     readout: AbstractReadout | None = None,
     washout: int = 100,
@@ -237,7 +237,7 @@ def _check_model(model):
 
 def predict(
     model: Model,
-    inputs: Float[Array, "time inputs"],
+    inputs: Float[ArrayLike, "time *inputs"],
     *,
     key: PRNGKeyArray | None = None,
 ) -> tuple[Float[Array, "time outputs"], Model]:
@@ -323,9 +323,9 @@ def forecast(
     model: Model,
     n_steps: int,
     *,
-    warmup: Float[Array, "time outputs"] | None = None,
+    warmup: Float[ArrayLike, "time *outputs"] | None = None,
     key: PRNGKeyArray | None = None,
-    divergence_threshold: float = 100.0,
+    divergence_threshold: RealLike = 100.0,
 ) -> ForecastResult:
     """Closed-loop (autonomous) forecast: the readout's output becomes the next input. One scan.
 

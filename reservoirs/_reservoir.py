@@ -8,7 +8,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from ._checks import as_series
 
@@ -84,7 +84,7 @@ _scan_features_jit = eqx.filter_jit(_scan_features)
 
 def run(
     reservoir: AbstractReservoir,
-    inputs: Float[Array, "time inputs"],
+    inputs: Float[ArrayLike, "time *inputs"],
     state: State | None = None,
     *,
     key: PRNGKeyArray | None = None,

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import check_int, check_interval, check_positive
+from ._checks import RealLike, check_int, check_interval, check_positive
 
 
 class GramStats(eqx.Module):
@@ -168,7 +168,7 @@ class Ridge(AbstractReadout):
 
     def __init__(
         self,
-        alpha: float = 1e-6,
+        alpha: RealLike = 1e-6,
         *,
         input_passthrough: bool = False,
         fit_intercept: bool = True,
@@ -316,7 +316,9 @@ class RidgeCV(AbstractReadout):
         errors = sse / jnp.where(tot > 0, tot, 1.0)
         best = alphas[jnp.argmin(errors)]
         ridge = Ridge(0.0, input_passthrough=self.input_passthrough, fit_intercept=self.fit_intercept)
-        ridge = eqx.tree_at(lambda r: (r.alpha, r.path), ridge, (best, RidgePath(alphas, errors)), is_leaf=lambda x: x is None)
+        ridge = eqx.tree_at(
+            lambda r: (r.alpha, r.path), ridge, (best, RidgePath(alphas, errors)), is_leaf=lambda x: x is None
+        )
         return ridge.fit_stats(stats)
 
     def __call__(self, z):

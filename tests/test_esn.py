@@ -73,7 +73,7 @@ def test_determinism_per_key():
     a = rc.ESN(1, 50, key=jax.random.key(7), connectivity=0.2)
     b = rc.ESN(1, 50, key=jax.random.key(7), connectivity=0.2)
     c = rc.ESN(1, 50, key=jax.random.key(8), connectivity=0.2)
-    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
     assert not np.array_equal(a.W_in, c.W_in)
 
 

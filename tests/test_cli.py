@@ -1,0 +1,60 @@
+"""The command line: JSON contract, plots, demo, bad arguments."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from reservoirs._cli import JSON_KEYS, main
+
+
+def test_forecast_json_is_exactly_one_object(capsys):
+    assert main(["forecast", "--task", "henon", "--units", "40", "--seed", "3", "--json"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert "\n" not in out
+    d = json.loads(out)
+    assert tuple(d) == JSON_KEYS
+    assert d["task"] == "henon" and d["substrate"] == "esn" and d["units"] == 40 and d["seed"] == 3
+    assert 0 <= d["nrmse"] < 10 and d["vpt"] >= 0 and d["fit_seconds"] > 0
+
+
+def test_forecast_same_seed_same_numbers(capsys):
+    main(["forecast", "--task", "henon", "--units", "30", "--json"])
+    a = json.loads(capsys.readouterr().out)
+    main(["forecast", "--task", "henon", "--units", "30", "--json"])
+    b = json.loads(capsys.readouterr().out)
+    assert a["nrmse"] == b["nrmse"] and a["vpt"] == b["vpt"]
+
+
+def test_forecast_summary_and_lorenz_plots(tmp_path, capsys):
+    png = tmp_path / "lorenz.png"
+    assert main(["forecast", "--task", "lorenz", "--units", "60", "--gain", "0.8", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "VPT" in out and "Lyapunov times" in out and "gain 0.8" in out
+    assert png.stat().st_size > 10_000
+    assert (tmp_path / "lorenz_attractor.png").stat().st_size > 10_000
+
+
+def test_demo_quick(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    for task in ("mackey-glass", "lorenz", "rossler"):
+        assert task in out
+        assert (tmp_path / "demo" / f"forecast_{task}.png").exists()
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert [r["task"] for r in summary] == ["mackey-glass", "lorenz", "rossler"]
+
+
+@pytest.mark.parametrize(
+    "argv", [["forecast", "--units", "0"], ["forecast", "--gain", "-1"], ["forecast", "--task", "weather"], []]
+)
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+
+
+def test_python_dash_m_entry_point():
+    r = subprocess.run([sys.executable, "-m", "reservoirs", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "forecast" in r.stdout and "demo" in r.stdout

@@ -1,0 +1,54 @@
+"""The examples run: the README quickstart and every notebook (at small size)."""
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_quickstart_runs(capsys):
+    runpy.run_path(str(EXAMPLES / "quickstart.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    nrmse = float(out.split("NRMSE over 500 steps:")[1].split()[0])
+    assert 0 < nrmse < 0.5
+
+
+def test_readme_example_is_the_quickstart():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    quick = (EXAMPLES / "quickstart.py").read_text()
+    body = quick.split('"""', 2)[2].strip()
+    assert body in readme
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.ipynb")))
+def test_notebook_executes(name, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("RESERVOIRS_EXAMPLES_SMALL", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(EXAMPLES / name, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLES)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+
+
+def test_readme_substrate_recipe_works():
+    import jax
+    import jax.numpy as jnp
+
+    import reservoirs as rc
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = readme.split("## Adding a substrate", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    ring = ns["Ring"](W_in=jax.random.uniform(jax.random.key(0), (50, 1), minval=-1, maxval=1),
+                      gain=jnp.asarray(0.9), in_size=1)
+    u = jnp.sin(jnp.arange(800.0) / 6)
+    model = rc.fit(ring, u[:-1], u[1:], washout=50)
+    y, _ = rc.predict(model, u[:200])
+    assert float(rc.nrmse(u[1:201], y)) < 0.1
