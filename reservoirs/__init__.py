@@ -4,6 +4,27 @@ Echo-state networks and physical substrates are `AbstractReservoir`s; `fit` trai
 Gram statistics, `predict` runs it teacher-forced and `forecast` runs it in closed loop.
 """
 
+from ._diagnostics import (
+    ESPResult as ESPResult,
+)
+from ._diagnostics import (
+    MemoryCapacity as MemoryCapacity,
+)
+from ._diagnostics import (
+    SeparationRanks as SeparationRanks,
+)
+from ._diagnostics import (
+    echo_state_property as echo_state_property,
+)
+from ._diagnostics import (
+    lyapunov_spectrum as lyapunov_spectrum,
+)
+from ._diagnostics import (
+    memory_capacity as memory_capacity,
+)
+from ._diagnostics import (
+    separation_ranks as separation_ranks,
+)
 from ._esn import ESN as ESN
 from ._esn import EllMatrix as EllMatrix
 from ._esn import spectral_radius as spectral_radius
@@ -59,5 +80,7 @@ from ._ridge import (
 from ._ridge import (
     RidgePath as RidgePath,
 )
+from ._sweep import SweepResult as SweepResult
+from ._sweep import sweep as sweep
 
 __version__ = "0.1.0"

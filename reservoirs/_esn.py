@@ -108,6 +108,9 @@ class ESN(AbstractReservoir):
       symmetry-breaking trick of Pathak et al. 2017 (Chaos 27:121102) and Lu et al. 2017 (Chaos 27:041102), which
       helps on Lorenz. `"quadratic"`: [x, x**2]. Default `"linear"`.
     - `activation`: `"tanh"` or `"identity"` (a linear reservoir, for memory-capacity studies).
+    - `topology`: `"normal"` (Gaussian weights, default) or `"orthogonal"`: a Haar-random orthogonal matrix, all
+      of whose eigenvalues lie on the unit circle; orthogonal networks have near-optimal short-term memory
+      (White, Lee & Sompolinsky 2004, PRL 92:148102). `"orthogonal"` requires `connectivity = 1`.
     - `sparse`: store `W` as an ELL sparse matrix (True), dense (False) or decide (None: ELL when
       `connectivity <= 0.2` and `size >= 1500`, where it is measured faster on CPU).
     - `dtype`: floating dtype of weights and state; default JAX's default float (float32, or float64 under
@@ -150,10 +153,14 @@ class ESN(AbstractReservoir):
         feedback_scaling: RealLike = 1.0,
         feature_map: str = "linear",
         activation: str = "tanh",
+        topology: str = "normal",
         sparse: bool | None = None,
         dtype=None,
     ):
         in_size = check_int("in_size", in_size, minimum=0)
+        _check_choice("topology", topology, ("normal", "orthogonal"))
+        if topology == "orthogonal" and connectivity != 1.0:
+            raise ValueError(f"`connectivity` must be 1 for an orthogonal topology, got {connectivity}")
         size = check_int("size", size, minimum=1)
         feedback_size = check_int("feedback_size", feedback_size, minimum=0)
         check_interval("connectivity", connectivity, 0.0, 1.0, low_open=True, high_open=False)
@@ -166,7 +173,11 @@ class ESN(AbstractReservoir):
         k_w, k_c, k_in, k_mask, k_b, k_fb = jax.random.split(key, 6)
 
         k = max(1, int(round(connectivity * size)))
-        if k == size:
+        if topology == "orthogonal":
+            Q, R = jnp.linalg.qr(jax.random.normal(k_w, (size, size), dtype))
+            W = Q * jnp.sign(jnp.diagonal(R))[None, :]  # Haar measure (Mezzadri 2007)
+            ell = None
+        elif k == size:
             W = jax.random.normal(k_w, (size, size), dtype)
             ell = None
         else:

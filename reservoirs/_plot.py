@@ -79,3 +79,73 @@ def plot_attractor(truth, prediction, *, title: str = "", ax=None):
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_sweep(result):
+    """Figure for a `SweepResult`: 1-D, the largest exponent, memory capacity and test error against the swept
+    parameter with the edge of chaos marked; 2-D, phase diagrams of the exponent (zero contour = edge) and the
+    error."""
+    import matplotlib.pyplot as plt
+
+    names = result.names
+    if len(result.shape) == 1:
+        x = result.params[names[0]]
+        order = np.argsort(x)
+        x = x[order]
+        panels = []
+        if result.lyapunov is not None:
+            panels.append(("largest exponent (1/step)", result.lyapunov[order], "linear"))
+        if result.memory_capacity is not None:
+            panels.append(("memory capacity", result.memory_capacity[order], "linear"))
+        panels.append(("test NRMSE", result.nrmse[order], "log"))
+        fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.2 * len(panels) + 0.6), sharex=True, squeeze=False)
+        axes = axes[:, 0]
+        edge = result.edge_of_chaos(names[0]) if result.lyapunov is not None and names[0] == "gain" else None
+        bad = result.diverged[order]
+        for ax, (label, y, scale) in zip(axes, panels, strict=True):
+            ax.plot(x, y, "o-", ms=3, color="tab:blue")
+            if bad.any():
+                ax.plot(x[bad], np.zeros(bad.sum()) if scale == "linear" else np.ones(bad.sum()), "x",
+                        color="tab:red", label="diverged")
+            if scale == "log" and np.any(np.isfinite(y) & (y > 0)):
+                ax.set_yscale("log")
+            if label.startswith("largest"):
+                ax.axhline(0, color="k", lw=0.6)
+            if edge is not None:
+                ax.axvline(edge, color="tab:red", ls="--", lw=1, label=f"edge of chaos {edge:.3g}")
+            best = result.best_index
+            if best is not None and label == "test NRMSE":
+                ax.plot(result.params[names[0]][best], result.nrmse[best], "*", ms=12, color="gold",
+                        markeredgecolor="k", label="best")
+            ax.set_ylabel(label)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=8)
+        axes[-1].set_xlabel(names[0])
+        fig.tight_layout()
+        return fig
+
+    n1, n2 = result.shape
+    p1 = result.params[names[0]].reshape(n1, n2)[:, 0]
+    p2 = result.params[names[1]].reshape(n1, n2)[0, :]
+    maps = []
+    if result.lyapunov is not None:
+        maps.append(("largest exponent (1/step)", result.lyapunov.reshape(n1, n2), "RdBu_r"))
+    maps.append(("log10 test NRMSE", np.log10(result.nrmse.reshape(n1, n2)), "viridis"))
+    fig, axes = plt.subplots(1, len(maps), figsize=(5.2 * len(maps), 4.2), squeeze=False)
+    for ax, (label, z, cmap) in zip(axes[0], maps, strict=True):
+        kw = {}
+        if label.startswith("largest") and np.nanmin(z) < 0 < np.nanmax(z):
+            from matplotlib.colors import TwoSlopeNorm
+
+            kw = {"norm": TwoSlopeNorm(vcenter=0.0, vmin=np.nanmin(z), vmax=np.nanmax(z))}
+        m = ax.pcolormesh(p2, p1, z, cmap=cmap, shading="auto", **kw)
+        fig.colorbar(m, ax=ax, label=label)
+        if result.lyapunov is not None:
+            lam = result.lyapunov.reshape(n1, n2)
+            if np.nanmin(lam) < 0 < np.nanmax(lam):
+                ax.contour(p2, p1, lam, levels=[0.0], colors="k", linewidths=1.2)
+        ax.set_xlabel(names[1])
+        ax.set_ylabel(names[0])
+        ax.set_title(label + (" (black: edge of chaos)" if result.lyapunov is not None else ""), fontsize=9)
+    fig.tight_layout()
+    return fig
