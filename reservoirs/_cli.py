@@ -146,6 +146,63 @@ def run_forecast(
 
 
 JSON_KEYS = ("task", "substrate", "units", "gain", "seed", "nrmse", "vpt", "fit_seconds", "forecast_seconds")
+SWEEP_JSON_KEYS = ("gain", "lyapunov", "memory_capacity", "nrmse", "edge_of_chaos", "best_gain")
+
+
+def parse_gains(text: str):
+    """`"0.1:2.0:64"` -> 64 values from 0.1 to 2.0; `"0.5,0.9,1.3"` -> those values."""
+    import numpy as np
+
+    try:
+        if ":" in text:
+            lo, hi, n = text.split(":")
+            lo, hi, n = float(lo), float(hi), int(n)
+            if n < 1:
+                raise ValueError
+            values = np.linspace(lo, hi, n)
+        else:
+            values = np.array([float(v) for v in text.split(",") if v.strip()])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT or a comma-separated list, got {text!r}") from None
+    if values.size == 0 or not np.all(np.isfinite(values) & (values > 0)):
+        raise argparse.ArgumentTypeError(f"gains must be finite and > 0, got {text!r}")
+    return values
+
+
+def run_sweep(
+    task: str = "mackey-glass",
+    *,
+    substrate: str = "esn",
+    gains=None,
+    units: int = 200,
+    seed: int = 0,
+    n_steps: int = 3000,
+    memory_capacity: bool = True,
+    progress: bool = True,
+):
+    """Sweep the gain of a reservoir on a task's one-step prediction; returns the `SweepResult`."""
+    import jax
+    import numpy as np
+
+    import reservoirs as rc
+
+    if task not in PRESETS:
+        raise ValueError(f"`task` must be one of {TASKS}, got {task!r}")
+    if substrate not in SUBSTRATES:
+        raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
+    p = PRESETS[task]
+    gains = np.linspace(0.1, 2.0, 32) if gains is None else np.asarray(gains)
+    k_data, k_res, k_sweep = jax.random.split(jax.random.key(seed), 3)
+    values = _series(task, n_steps + 1, k_data, p).values
+    z = (values - values.mean(0)) / values.std(0)
+    esn = rc.ESN(
+        values.shape[1], units, key=k_res, gain=float(gains[0]), leak=p.leak, input_scaling=p.input_scaling,
+        bias_scaling=p.bias_scaling, feature_map=p.feature_map,
+    )
+    return rc.sweep(
+        esn, z[:-1], z[1:], gains=gains, readout=rc.Ridge(p.alpha, input_passthrough=p.passthrough),
+        washout=min(p.washout, n_steps // 5), memory_capacity=memory_capacity, key=k_sweep, progress=progress,
+    )
 
 
 def _plot_forecast(r: dict, path: Path) -> list[Path]:
@@ -202,6 +259,36 @@ def _cmd_forecast(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    r = run_sweep(
+        args.task, substrate=args.substrate, gains=args.gains, units=args.units, seed=args.seed,
+        memory_capacity=not args.no_memory_capacity, progress=not args.json,
+    )
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plt.close(r.plot(args.plot))
+    d = r.to_dict()
+    if args.json:
+        print(json.dumps({k: d[k] for k in SWEEP_JSON_KEYS}))
+        return 0
+    print(f"gain sweep: {args.substrate}, {args.units} units, {len(r)} gains, one-step {args.task} "
+          f"(seed {args.seed})")
+    print(r.table())
+    edge = d["edge_of_chaos"]
+    print(f"edge of chaos (largest exponent crosses 0): {'none in range' if edge is None else format(edge, '.4g')}")
+    print(f"best gain (lowest test NRMSE): {d['best_gain']:.4g}" if d["best_gain"] is not None else "best gain: none")
+    n_bad = int(r.diverged.sum())
+    if n_bad:
+        print(f"{n_bad} configuration(s) diverged (marked in the table)")
+    if args.plot:
+        print(f"figure: {args.plot}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,11 +313,25 @@ def _cmd_demo(args) -> int:
             f"{r['fit_seconds']:>8.2f}{r['forecast_seconds']:>8.2f}"
         )
     summary = [{k: r[k] for k in JSON_KEYS} for r, _ in rows]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print("  [sweep] gain sweep of an ESN on one-step Mackey-Glass ...", flush=True)
+    sw = run_sweep("mackey-glass", gains=__import__("numpy").linspace(0.1, 2.0, 8 if args.quick else 32),
+                   units=40 if args.quick else 100, n_steps=1000 if args.quick else 2000, progress=False)
+    sw_fig = out / "sweep_mackey-glass.png"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close(sw.plot(sw_fig))
+    sweep_d = sw.to_dict()
+    (out / "summary.json").write_text(json.dumps({"forecasts": summary, "sweep": sweep_d}, indent=2))
+    edge = sweep_d["edge_of_chaos"]
+    print(f"gain sweep ({len(sw)} gains, N={40 if args.quick else 100}): edge of chaos at gain "
+          f"{'n/a' if edge is None else format(edge, '.3g')}, best one-step NRMSE at gain {_fmt(sweep_d['best_gain'])}")
     print()
     print("NRMSE: sigma-normalised over the forecast horizon; VPT: valid prediction time, threshold 0.4;")
     print("times: wall clock including JIT compilation.")
-    print(f"figures: {', '.join(str(p) for _, w in rows for p in w)}")
+    print(f"figures: {', '.join(str(p) for _, w in rows for p in w)}, {sw_fig}")
     print(f"summary: {out / 'summary.json'}   total {time.perf_counter() - t_start:.1f} s")
     return 0
 
@@ -262,6 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--json", action="store_true", help="print exactly one JSON object")
     f.add_argument("--plot", metavar="FILE", default=None, help="write forecast vs truth (and a 3-D attractor)")
     f.set_defaults(func=_cmd_forecast)
+
+    s = sub.add_parser("sweep", help="sweep the gain: Lyapunov exponent, memory capacity and error vs gain")
+    s.add_argument("--task", choices=TASKS, default="mackey-glass")
+    s.add_argument("--substrate", choices=SUBSTRATES, default="esn")
+    s.add_argument("--gains", type=parse_gains, default=parse_gains("0.1:2.0:32"), help="START:STOP:COUNT or a,b,c")
+    s.add_argument("--units", type=_positive_int, default=200)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-memory-capacity", action="store_true", help="skip the memory-capacity measurement")
+    s.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    s.add_argument("--plot", metavar="FILE", default=None, help="write exponent / memory / error against gain")
+    s.set_defaults(func=_cmd_sweep)
 
     d = sub.add_parser("demo", help="the main job on built-in defaults: forecasts, a table and figures")
     d.add_argument("--out", default="reservoirs-demo", help="output folder (default: ./reservoirs-demo)")

@@ -241,7 +241,7 @@ def sweep(
     targets: Float[ArrayLike, "time_out ..."],
     *,
     params: dict | None = None,
-    gains: Float[ArrayLike, " n"] | None = None,
+    gains=None,
     grid: bool = True,
     test_fraction: RealLike = 0.2,
     washout: int = 100,

@@ -58,3 +58,31 @@ def test_bad_arguments_exit_2(argv, capsys):
 def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "reservoirs", "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "forecast" in r.stdout and "demo" in r.stdout
+
+
+def test_sweep_json_contract(capsys, tmp_path):
+    png = tmp_path / "sweep.png"
+    argv = ["sweep", "--gains", "0.3:2.5:5", "--units", "30", "--json", "--plot", str(png)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip()
+    assert "\n" not in out
+    d = json.loads(out)
+    assert tuple(d) == ("gain", "lyapunov", "memory_capacity", "nrmse", "edge_of_chaos", "best_gain")
+    assert d["gain"] == pytest.approx([0.3, 0.85, 1.4, 1.95, 2.5])
+    assert len(d["lyapunov"]) == len(d["memory_capacity"]) == len(d["nrmse"]) == 5
+    assert d["lyapunov"][0] < 0
+    assert d["best_gain"] in d["gain"]
+    assert png.stat().st_size > 10_000
+
+
+def test_sweep_summary_and_gain_list(capsys):
+    assert main(["sweep", "--gains", "0.5,1.0", "--units", "20", "--no-memory-capacity"]) == 0
+    out = capsys.readouterr().out
+    assert "edge of chaos" in out and "best gain" in out and "memory_capacity" not in out
+
+
+@pytest.mark.parametrize("gains", ["1:2", "0:1:5", "a,b", "1:2:0"])
+def test_sweep_rejects_bad_gains(gains):
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "--gains", gains])
+    assert e.value.code == 2
