@@ -172,6 +172,15 @@ def _zero_crossing(x, y) -> float | None:
     return None
 
 
+def _to_host(a) -> np.ndarray:
+    """Bring a (possibly sharded) result to this host; on several hosts, gather the other hosts' shards."""
+    if jax.process_count() > 1 and not a.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+    return np.asarray(a)
+
+
 def _set_leaves(reservoir, names, values):
     return eqx.tree_at(lambda r: tuple(getattr(r, n) for n in names), reservoir, tuple(values))
 
@@ -371,7 +380,7 @@ def sweep(
             v = jax.device_put(v, sharding)
         res = _evaluate_batch(reservoir, names, v, data, key, cfg)
         for k, a in res.items():
-            outs.setdefault(k, []).append(np.asarray(a)[: bs - pad])
+            outs.setdefault(k, []).append(_to_host(a)[: bs - pad])
     out = {k: np.concatenate(v) for k, v in outs.items()}
     info = {"n_train": n_train, "n_test": n_test, "washout": washout, "batch_size": bs, "devices": n_dev}
     return SweepResult(
