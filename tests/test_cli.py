@@ -43,7 +43,10 @@ def test_demo_quick(tmp_path, capsys):
         assert task in out
         assert (tmp_path / "demo" / f"forecast_{task}.png").exists()
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert [r["task"] for r in summary] == ["mackey-glass", "lorenz", "rossler"]
+    assert [r["task"] for r in summary["forecasts"]] == ["mackey-glass", "lorenz", "rossler"]
+    assert len(summary["sweep"]["gain"]) == 8 and "edge_of_chaos" in summary["sweep"]
+    assert (tmp_path / "demo" / "sweep_mackey-glass.png").exists()
+    assert "edge of chaos" in out
 
 
 @pytest.mark.parametrize(
