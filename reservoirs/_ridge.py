@@ -157,6 +157,11 @@ class Ridge(AbstractReadout):
 
     After `fit`, `weights` (outputs × features) and `bias` are set; `path` holds the validation curve when the
     readout came from `RidgeCV`.
+
+    Precision: the normal equations square the condition number of the feature matrix. In float32 the solve is
+    only as good as ~1e-7 times the largest Gram eigenvalue, which acts as an implicit ridge: measured on one-step
+    Mackey-Glass (N = 300), the best float32 NRMSE was 1.8e-2 (at alpha = 1e-3) against 5e-3 in float64. Use
+    float64 (`jax.config.update("jax_enable_x64", True)`) when accuracy matters.
     """
 
     alpha: Float[Array, ""]
