@@ -88,3 +88,15 @@ def check_finite(name: str, x: jax.Array) -> jax.Array:
         bad = np.argwhere(~np.isfinite(np.asarray(x)))
         raise ValueError(f"`{name}` contains NaN or inf (first at index {tuple(int(i) for i in bad[0])})")
     return x
+
+
+def check_reservoir(reservoir) -> None:
+    from ._reservoir import AbstractReservoir
+
+    if not isinstance(reservoir, AbstractReservoir):
+        raise ValueError(f"`reservoir` must be an AbstractReservoir, got {type(reservoir).__name__}")
+
+
+def check_key(reservoir, key, name: str = "key") -> None:
+    if reservoir.stochastic and key is None:
+        raise ValueError(f"`{name}` is required: this reservoir is stochastic (its `step` draws noise)")

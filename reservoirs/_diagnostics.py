@@ -12,21 +12,10 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
-from ._checks import RealLike, as_series, check_int, check_positive
+from ._checks import RealLike, as_series, check_int, check_key, check_positive, check_reservoir
 from ._model import _fit_impl, _predict_impl, _scan_steps
 from ._reservoir import AbstractReservoir, step_key
 from ._ridge import Ridge
-
-
-def _check_reservoir(reservoir):
-    if not isinstance(reservoir, AbstractReservoir):
-        raise ValueError(f"`reservoir` must be an AbstractReservoir, got {type(reservoir).__name__}")
-
-
-def _check_key(reservoir, key):
-    if reservoir.stochastic and key is None:
-        raise ValueError("`key` is required: this reservoir is stochastic (its `step` draws noise)")
-
 
 # --------------------------------------------------------------------------------------------------------------
 # Conditional Lyapunov spectrum (Benettin et al. 1980, Meccanica 15:9; input-driven: conditional exponents)
@@ -101,7 +90,7 @@ def lyapunov_spectrum(
 
     **Returns:** the exponents in decreasing order, in units of 1/step (divide by the sample spacing for 1/time).
     """
-    _check_reservoir(reservoir)
+    check_reservoir(reservoir)
     inputs = as_series("inputs", inputs, dim=reservoir.in_size + reservoir.feedback_size)
     washout = check_int("washout", washout, minimum=0)
     if washout >= inputs.shape[0]:
@@ -111,7 +100,7 @@ def lyapunov_spectrum(
     k = check_int("k", k, minimum=1)
     if k > n:
         raise ValueError(f"`k` must be <= the state dimension {n}, got {k}")
-    _check_key(reservoir, key)
+    check_key(reservoir, key)
     tangent_key = jax.random.key(0) if tangent_key is None else tangent_key
     return _lyapunov_jit(reservoir, inputs, state, key, washout, k, tangent_key)
 
@@ -144,10 +133,10 @@ def echo_state_property(
     With the echo-state property the distance between them decays to zero: the state is a function of the input
     history alone.
     """
-    _check_reservoir(reservoir)
+    check_reservoir(reservoir)
     inputs = as_series("inputs", inputs, dim=reservoir.in_size + reservoir.feedback_size)
     check_positive("tol", tol)
-    _check_key(reservoir, noise_key)
+    check_key(reservoir, noise_key, "noise_key")
     return _esp_impl(reservoir, inputs, key, noise_key, tol)
 
 
@@ -246,7 +235,7 @@ def memory_capacity(
     - `alpha`: ridge parameter. Default 1e-10.
     - `noise_key`: PRNG key for stochastic substrates.
     """
-    _check_reservoir(reservoir)
+    check_reservoir(reservoir)
     if reservoir.in_size < 1:
         raise ValueError("memory capacity needs an input: the reservoir has in_size=0")
     n_steps = check_int("n_steps", n_steps, minimum=10)
@@ -261,7 +250,7 @@ def memory_capacity(
     if max_delay is None:
         max_delay = min(2 * reservoir.feature_size, 400)
     max_delay = check_int("max_delay", max_delay, minimum=1)
-    _check_key(reservoir, noise_key)
+    check_key(reservoir, noise_key, "noise_key")
     dtype = ravel_pytree(reservoir.init_state())[0].dtype
     u = jax.random.uniform(key, (n_steps,), dtype, -1.0, 1.0)
     return _mc_jit(reservoir, u, noise_key, washout, n_train, max_delay, alpha)
@@ -326,7 +315,7 @@ def separation_ranks(
 
     `n_streams` defaults to `feature_size` (the largest possible rank).
     """
-    _check_reservoir(reservoir)
+    check_reservoir(reservoir)
     if reservoir.in_size < 1:
         raise ValueError("separation ranks need an input: the reservoir has in_size=0")
     m = reservoir.feature_size if n_streams is None else check_int("n_streams", n_streams, minimum=2)
@@ -335,7 +324,7 @@ def separation_ranks(
     if shared_suffix >= length:
         raise ValueError(f"`shared_suffix` must be < `length`={length}, got {shared_suffix}")
     check_positive("rtol", rtol)
-    _check_key(reservoir, noise_key)
+    check_key(reservoir, noise_key, "noise_key")
     ka, kb, ks = jax.random.split(key, 3)
     dtype = ravel_pytree(reservoir.init_state())[0].dtype
     shape = (m, length, reservoir.in_size)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
-from ._checks import RealLike, as_series, check_int, check_positive, is_traced
+from ._checks import RealLike, as_series, check_int, check_key, check_positive, check_reservoir, is_traced
 from ._reservoir import AbstractReservoir, State, step_key
 from ._ridge import AbstractReadout, GramStats, Ridge, merge_all
 
@@ -130,14 +130,28 @@ def _drive_inputs(reservoir, inputs, targets, y0):
     return jnp.concatenate([inputs, prev.astype(inputs.dtype)], axis=1)
 
 
-def _check_reservoir(reservoir):
-    if not isinstance(reservoir, AbstractReservoir):
-        raise ValueError(f"`reservoir` must be an AbstractReservoir, got {type(reservoir).__name__}")
-
-
-def _check_key(reservoir, key):
-    if reservoir.stochastic and key is None:
-        raise ValueError("`key` is required: this reservoir is stochastic (its `step` draws noise)")
+def prepare_task(reservoir, inputs, targets, readout):
+    """Validate a (reservoir, inputs, targets, readout) task as `fit` and `sweep` take it; returns arrays."""
+    check_reservoir(reservoir)
+    readout = Ridge(1e-6) if readout is None else readout
+    if not isinstance(readout, AbstractReadout):
+        raise ValueError(f"`readout` must be a Ridge or RidgeCV (an AbstractReadout), got {type(readout).__name__}")
+    targets = as_series("targets", targets, dim=None)
+    if inputs is None:
+        if reservoir.in_size != 0:
+            raise ValueError(f"`inputs` is required: the reservoir has in_size={reservoir.in_size}")
+        inputs = jnp.zeros((targets.shape[0], 0), targets.dtype)
+    else:
+        inputs = as_series("inputs", inputs, dim=reservoir.in_size)
+    if inputs.shape[0] != targets.shape[0]:
+        raise ValueError(
+            f"`inputs` and `targets` must have the same length, got {inputs.shape[0]} and {targets.shape[0]}"
+        )
+    if reservoir.feedback_size and targets.shape[1] != reservoir.feedback_size:
+        raise ValueError(
+            f"`targets` must have {reservoir.feedback_size} channels to be fed back, got {targets.shape[1]}"
+        )
+    return inputs, targets, readout
 
 
 def fit(
@@ -175,30 +189,12 @@ def fit(
     **Returns:** a `Model` holding the fitted readout, the state after the last input and the last target, so that
     `forecast(model, n)` continues the series.
     """
-    _check_reservoir(reservoir)
-    readout = Ridge(1e-6) if readout is None else readout
-    if not isinstance(readout, AbstractReadout):
-        raise ValueError(f"`readout` must be a Ridge or RidgeCV (an AbstractReadout), got {type(readout).__name__}")
-    targets = as_series("targets", targets, dim=None)
-    if inputs is None:
-        if reservoir.in_size != 0:
-            raise ValueError(f"`inputs` is required: the reservoir has in_size={reservoir.in_size}")
-        inputs = jnp.zeros((targets.shape[0], 0), targets.dtype)
-    else:
-        inputs = as_series("inputs", inputs, dim=reservoir.in_size)
-    if inputs.shape[0] != targets.shape[0]:
-        raise ValueError(
-            f"`inputs` and `targets` must have the same length, got {inputs.shape[0]} and {targets.shape[0]}"
-        )
-    if reservoir.feedback_size and targets.shape[1] != reservoir.feedback_size:
-        raise ValueError(
-            f"`targets` must have {reservoir.feedback_size} channels to be fed back, got {targets.shape[1]}"
-        )
+    inputs, targets, readout = prepare_task(reservoir, inputs, targets, readout)
     washout = check_int("washout", washout, minimum=0)
     if washout >= inputs.shape[0]:
         raise ValueError(f"`washout` must be < the series length {inputs.shape[0]}, got {washout}")
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-    _check_key(reservoir, key)
+    check_key(reservoir, key)
     state = reservoir.init_state() if state is None else state
     y0 = jnp.zeros(targets.shape[1], targets.dtype)
     drive = _drive_inputs(reservoir, inputs, targets, y0)
@@ -252,7 +248,7 @@ def predict(
     if model.reservoir.in_size == 0:
         raise ValueError("this model has no external input (in_size=0): use `forecast(model, n_steps)`")
     inputs = as_series("inputs", inputs, dim=model.reservoir.in_size)
-    _check_key(model.reservoir, key)
+    check_key(model.reservoir, key)
     return _predict_impl(model, inputs, key)
 
 
@@ -350,7 +346,7 @@ def forecast(
     _check_model(model)
     n_steps = check_int("n_steps", n_steps, minimum=1)
     check_positive("divergence_threshold", divergence_threshold)
-    _check_key(model.reservoir, key)
+    check_key(model.reservoir, key)
     if warmup is not None:
         warmup = as_series("warmup", warmup, dim=model.out_size)
         if warmup.shape[0] < 2:

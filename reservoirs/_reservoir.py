@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from ._checks import as_series
+from ._checks import as_series, check_key, check_reservoir
 
 State = PyTree[Array]
 
@@ -106,11 +106,9 @@ def run(
         >>> esn = ESN(1, 100, key=jax.random.key(0))
         >>> state, feats = run(esn, jnp.sin(jnp.arange(200.0) / 5))
     """
-    if not isinstance(reservoir, AbstractReservoir):
-        raise ValueError(f"`reservoir` must be an AbstractReservoir, got {type(reservoir).__name__}")
+    check_reservoir(reservoir)
     inputs = as_series("inputs", inputs, dim=reservoir.in_size + reservoir.feedback_size)
-    if reservoir.stochastic and key is None:
-        raise ValueError("`key` is required: this reservoir is stochastic (its `step` draws noise)")
+    check_key(reservoir, key)
     if state is None:
         state = reservoir.init_state()
     return _scan_features_jit(reservoir, state, inputs, key, 0)

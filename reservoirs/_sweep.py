@@ -15,11 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
-from ._checks import RealLike, as_series, check_int
+from ._checks import RealLike, check_int, check_key, check_reservoir
 from ._diagnostics import lyapunov_impl, memory_capacity_impl
-from ._model import _drive_inputs, _fit_impl, _predict_impl
+from ._model import _drive_inputs, _fit_impl, _predict_impl, prepare_task
 from ._reservoir import AbstractReservoir
-from ._ridge import AbstractReadout, Ridge
+from ._ridge import AbstractReadout
 
 
 @dataclass(frozen=True)
@@ -292,27 +292,13 @@ def sweep(
     - `key`: PRNG key (noise of stochastic substrates, and the memory-capacity input).
     - `batch_size`: configurations per compiled call. Default 64.
     """
-    if not isinstance(reservoir, AbstractReservoir):
-        raise ValueError(f"`reservoir` must be an AbstractReservoir, got {type(reservoir).__name__}")
+    check_reservoir(reservoir)
     if gains is not None:
         if params:
             raise ValueError("pass either `gains` or `params`, not both")
         params = {"gain": gains}
     names, values, shape = _parse_params(reservoir, params, grid)
-    readout = Ridge(1e-6) if readout is None else readout
-    if not isinstance(readout, AbstractReadout):
-        raise ValueError(f"`readout` must be a Ridge or RidgeCV, got {type(readout).__name__}")
-    targets = as_series("targets", targets, dim=None)
-    if inputs is None:
-        if reservoir.in_size:
-            raise ValueError(f"`inputs` is required: the reservoir has in_size={reservoir.in_size}")
-        inputs = jnp.zeros((targets.shape[0], 0), targets.dtype)
-    else:
-        inputs = as_series("inputs", inputs, dim=reservoir.in_size)
-    if inputs.shape[0] != targets.shape[0]:
-        raise ValueError(
-            f"`inputs` and `targets` must have the same length, got {inputs.shape[0]} and {targets.shape[0]}"
-        )
+    inputs, targets, readout = prepare_task(reservoir, inputs, targets, readout)
     tf = float(test_fraction)
     if not 0 < tf < 1:
         raise ValueError(f"`test_fraction` must be in (0, 1), got {test_fraction}")
@@ -327,8 +313,7 @@ def sweep(
     lyapunov_steps = n_train if lyapunov_steps is None else check_int("lyapunov_steps", lyapunov_steps, minimum=1)
     if lyapunov and not washout < lyapunov_steps <= n_train:
         raise ValueError(f"`lyapunov_steps` must be in ({washout}, {n_train}], got {lyapunov_steps}")
-    if reservoir.stochastic and key is None:
-        raise ValueError("`key` is required: this reservoir is stochastic (its `step` draws noise)")
+    check_key(reservoir, key)
     if memory_capacity and reservoir.in_size < 1:
         raise ValueError("`memory_capacity=True` needs a reservoir with an input (in_size >= 1)")
 
