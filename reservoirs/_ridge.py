@@ -87,21 +87,49 @@ def merge_all(stats: list[GramStats]) -> GramStats:
     return out
 
 
+def _cholesky_solve(cxx, cxy, alpha):
+    """`(cxx + alpha I)⁻¹ cxy` for one system or a batch (leading axes), by Cholesky."""
+    n = cxx.shape[-1]
+    alpha = jnp.asarray(alpha, cxx.dtype)[..., None, None]
+    L = jnp.linalg.cholesky(cxx + alpha * jnp.eye(n, dtype=cxx.dtype))
+    return jax.scipy.linalg.cho_solve((L, True), cxy)
+
+
+def _pinv_solve(cxx, cxy, alpha):
+    """The same by an eigendecomposition, dropping eigenvalues below rounding: the pseudo-inverse solution."""
+    lam, Q = jnp.linalg.eigh(cxx)
+    lam = lam + jnp.asarray(alpha, cxx.dtype)[..., None]
+    tol = jnp.finfo(cxx.dtype).eps * cxx.shape[-1] * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
+    inv = jnp.where(lam > tol, 1.0 / jnp.where(lam > tol, lam, 1.0), 0.0)
+    return Q @ (inv[..., :, None] * (jnp.swapaxes(Q, -1, -2) @ cxy))
+
+
+@jax.custom_batching.custom_vmap
 def solve_ridge(cxx: Float[Array, "f f"], cxy: Float[Array, "f o"], alpha) -> Float[Array, "f o"]:
     """`(cxx + alpha I)⁻¹ cxy` by Cholesky; falls back to an eigendecomposition if the factorisation fails
-    (alpha = 0 on a rank-deficient Gram), where the pseudo-inverse is used."""
-    A = cxx + alpha * jnp.eye(cxx.shape[0], dtype=cxx.dtype)
-    L = jnp.linalg.cholesky(A)
-    W = jax.scipy.linalg.cho_solve((L, True), cxy)
+    (alpha = 0 on a rank-deficient Gram), where the pseudo-inverse is used.
 
-    def _eig(_):
-        lam, Q = jnp.linalg.eigh(cxx)
-        lam = lam + alpha
-        tol = jnp.finfo(cxx.dtype).eps * cxx.shape[0] * jnp.max(jnp.abs(lam))
-        inv = jnp.where(lam > tol, 1.0 / jnp.where(lam > tol, lam, 1.0), 0.0)
-        return Q @ (inv[:, None] * (Q.T @ cxy))
+    Under `vmap` (a sweep), a plain `lax.cond` would become a `select` that computes the eigendecomposition for
+    every configuration, and runs the batched LAPACK calls concurrently (which can deadlock jaxlib's CPU batch
+    map). The batching rule below keeps one scalar predicate instead: the fallback runs only when some system of
+    the batch needs it, and only after the Cholesky solve has finished.
+    """
+    W = _cholesky_solve(cxx, cxy, alpha)
+    return jax.lax.cond(jnp.all(jnp.isfinite(W)), lambda: W, lambda: _pinv_solve(cxx, cxy, alpha))
 
-    return jax.lax.cond(jnp.all(jnp.isfinite(W)), lambda _: W, _eig, None)
+
+@solve_ridge.def_vmap
+def _solve_ridge_vmap(axis_size, in_batched, cxx, cxy, alpha):
+    cxx, cxy, alpha = (
+        x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+        for x, b in zip((cxx, cxy, alpha), in_batched, strict=True)
+    )
+    W = _cholesky_solve(cxx, cxy, alpha)
+    bad = ~jnp.all(jnp.isfinite(W), axis=(-2, -1))
+    W = jax.lax.cond(
+        jnp.any(bad), lambda: jnp.where(bad[:, None, None], _pinv_solve(cxx, cxy, alpha), W), lambda: W
+    )
+    return W, True
 
 
 class AbstractReadout(eqx.Module):

@@ -157,3 +157,19 @@ def test_bad_ridge_parameters_raise(make, name):
 def test_unfitted_ridge_cannot_predict():
     with pytest.raises(ValueError, match="not fitted"):
         rc.Ridge(1.0)(jnp.ones(3))
+
+
+def test_batched_solve_matches_single_and_falls_back_only_where_needed():
+    from reservoirs._ridge import solve_ridge
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3, 40, 5))
+    C = jnp.asarray(np.einsum("bti,btj->bij", X, X))
+    C = C.at[1].set(jnp.zeros((5, 5)).at[0, 0].set(2.0))  # singular with alpha = 0: needs the fallback
+    Y = jnp.asarray(rng.normal(size=(3, 5, 2)))
+    alphas = jnp.array([1e-3, 0.0, 1.0])
+    batched = jax.jit(jax.vmap(solve_ridge))(C, Y, alphas)
+    for i in range(3):
+        np.testing.assert_allclose(batched[i], solve_ridge(C[i], Y[i], alphas[i]), rtol=1e-10)
+    assert bool(jnp.all(jnp.isfinite(batched)))
+    np.testing.assert_allclose(batched[1][0], Y[1][0] / 2.0)  # pseudo-inverse on the non-singular direction
