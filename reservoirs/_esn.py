@@ -112,7 +112,8 @@ class ESN(AbstractReservoir):
       of whose eigenvalues lie on the unit circle; orthogonal networks have near-optimal short-term memory
       (White, Lee & Sompolinsky 2004, PRL 92:148102). `"orthogonal"` requires `connectivity = 1`.
     - `sparse`: store `W` as an ELL sparse matrix (True), dense (False) or decide (None: ELL when
-      `connectivity <= 0.2` and `size >= 1500`, where it is measured faster on CPU).
+      `connectivity <= 0.2` and the dense matrix would exceed 10 MiB, about N > 1150 in float64, where it was
+      measured faster on a 2-core CPU).
     - `dtype`: floating dtype of weights and state; default JAX's default float (float32, or float64 under
       `jax_enable_x64`).
 
@@ -186,8 +187,8 @@ class ESN(AbstractReservoir):
             W = ell.todense()
         rho = spectral_radius(W)
         rho = jnp.where(rho > 0, rho, 1.0)
-        if sparse is None:
-            sparse = ell is not None and connectivity <= 0.2 and size >= 1500
+        if sparse is None:  # ELL once the dense matrix outgrows the cache (measured in benchmarks/bench_speed.py)
+            sparse = ell is not None and connectivity <= 0.2 and size * size * jnp.dtype(dtype).itemsize > 10 * 2**20
         if sparse:
             ell = ell if ell is not None else EllMatrix.fromdense(W)
             self.W = EllMatrix(ell.indices, ell.values / rho, size)

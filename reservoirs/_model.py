@@ -82,7 +82,10 @@ def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk):
             return state, _readout_input(reservoir, readout, state, ue)
 
         state, Z = jax.lax.scan(body, state, (d, e, t))
-        return state, GramStats.from_block(Z, y.astype(Z.dtype))
+        # The Gram is accumulated in at least JAX's default float: float32 states get float64 statistics when
+        # x64 is on (the normal equations square the condition number; float32 Grams lose the small ridges).
+        dtype = jnp.promote_types(Z.dtype, jnp.result_type(float))
+        return state, GramStats.from_block(Z.astype(dtype), y.astype(dtype))
 
     def split(x):
         return x[: n_chunks * chunk].reshape(n_chunks, chunk, *x.shape[1:])
@@ -219,6 +222,7 @@ def _predict_impl(model, inputs, key):
         state, y_prev = carry
         u, t = xs
         state, y = _closed_loop_step(model, state, y_prev, u, step_key(key, t))
+        y = y.astype(model.last_output.dtype)  # outputs in the dtype of the training targets
         return (state, y), y
 
     (state, y_last), ys = jax.lax.scan(body, (model.state, model.last_output), (inputs, jnp.arange(inputs.shape[0])))

@@ -186,10 +186,12 @@ class Ridge(AbstractReadout):
     After `fit`, `weights` (outputs × features) and `bias` are set; `path` holds the validation curve when the
     readout came from `RidgeCV`.
 
-    Precision: the normal equations square the condition number of the feature matrix. In float32 the solve is
-    only as good as ~1e-7 times the largest Gram eigenvalue, which acts as an implicit ridge: measured on one-step
-    Mackey-Glass (N = 300), the best float32 NRMSE was 1.8e-2 (at alpha = 1e-3) against 5e-3 in float64. Use
-    float64 (`jax.config.update("jax_enable_x64", True)`) when accuracy matters.
+    Precision: the normal equations square the condition number of the feature matrix, so `fit` accumulates the
+    Gram in at least JAX's default float: with x64 enabled, a float32 reservoir gets float64 statistics and
+    float64 readout weights (measured in benchmarks/bench_speed.py: float32 states with a float64 Gram match the
+    all-float64 NRMSE). With x64 disabled everything is float32, and the solve is only as good as ~1e-7 times the
+    largest Gram eigenvalue, an implicit ridge: on one-step Mackey-Glass (N = 300) the best all-float32 NRMSE
+    was 1.8e-2 (at alpha = 1e-3) against 5e-3 in float64.
     """
 
     alpha: Float[Array, ""]
@@ -282,7 +284,7 @@ class RidgeCV(AbstractReadout):
 
     **Arguments:**
 
-    - `alphas`: candidate ridge parameters (all >= 0). Default 20 values log-spaced from 1e-10 to 1e1.
+    - `alphas`: candidate ridge parameters (all >= 0). Default 20 values log-spaced from 1e-14 to 1e1.
     - `folds`: 1 for a holdout (the last `holdout` fraction of the samples validates), or k >= 2 for k-fold.
     - `holdout`: validation fraction for `folds=1`, in (0, 1). Default 0.2.
     - `input_passthrough`, `fit_intercept`: as in `Ridge`.
@@ -306,7 +308,7 @@ class RidgeCV(AbstractReadout):
         fit_intercept: bool = True,
     ):
         if alphas is None:
-            alphas = jnp.logspace(-10, 1, 20)
+            alphas = jnp.logspace(-14, 1, 20)
         alphas = jnp.asarray(alphas, dtype=jnp.result_type(float))
         if alphas.ndim != 1 or alphas.shape[0] < 1:
             raise ValueError(f"`alphas` must be a non-empty 1-D array, got shape {alphas.shape}")
