@@ -44,7 +44,7 @@ MG_DATA_KEYS = {"train": 1000, "test": 3000}  # tuning used 1000 (train) and 200
 MG_TARGETS = {400: 2.8e-4, 1000: 6.3e-5}  # published NRMSE84 (Jaeger 2001; Jaeger & Haas 2004, log10 = -4.2)
 
 # One configuration for both sizes, used generatively: input y(n) -> target y(n+1), closed loop for the forecast.
-_MG = dict(gain=0.931, leak=0.802, input_scaling=1.184, bias_scaling=0.257, feature_map="quadratic", alpha=1e-11)
+_MG = dict(gain=0.997, leak=0.77, input_scaling=1.017, bias_scaling=0.339, feature_map="quadratic", alpha=1e-11)
 MG_CONFIGS = {400: dict(_MG), 1000: dict(_MG)}
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -61,13 +61,17 @@ LZ_CONFIG = dict(size=1000, gain=0.95, leak=1.0, input_scaling=0.306, bias_scali
                  alpha=1e-10, input_passthrough=True)
 
 SELECTION = [
-    "Mackey-Glass: about 200 random and local configurations (gain 0.6-1.3, leak 0.2-1, input scaling 0.1-4, "
+    "Mackey-Glass: about 250 random and local configurations (gain 0.6-1.3, leak 0.2-1, input scaling 0.1-4, "
     "bias 0.05-2, feature map linear/pathak/quadratic, ridge alpha 1e-14-1e-7, output feedback vs generative "
-    "input), 3-8 reservoir seeds each, scored by the median NRMSE84 on 20 validation windows (data key 2000). "
-    "Quadratic features ([x, x^2]) beat linear ones by 2-5x; gain ~1 with a moderate leak and a small bias work "
-    "best; `RidgeCV` (one-step holdout error) picks alpha too small for the closed loop (NRMSE84 ~7e-4 at N=400), "
-    "so alpha is fixed at the value best for the 84-step error. Feedback-only ESNs (`feedback_size=1`) were no "
-    "better than the generative form. Adding small uniform noise (1e-7-1e-4) to the training inputs did not help.",
+    "input), 3-5 reservoir seeds each (seeds 0-4), scored by the median NRMSE84 on 20, then 50, validation windows "
+    "(data key 2000); the finalists were re-checked on seeds 3-10. NRMSE84 is a root-mean-square over windows and "
+    "is dominated by a few hard windows (the largest single-window error is 10-30x the median one), so 50 windows "
+    "are needed for a stable per-seed figure. Quadratic features ([x, x^2]) beat linear and pathak ones by 2-5x; "
+    "gain ~1 with leak ~0.75, input scaling ~1 and bias ~0.3 work best, and the same configuration is best at both "
+    "sizes. Alpha: the smallest value the Gram solver handles reliably wins (any larger alpha is worse); `RidgeCV` "
+    "(one-step holdout error) picks alphas beyond that limit (NRMSE84 ~7e-4 at N=400). Feedback-only ESNs "
+    "(`feedback_size=1`, Jaeger's form) were no better than the generative form, and small uniform noise "
+    "(1e-7-1e-4) on the training inputs (Jaeger's noise) did not help: the ridge term already regularises.",
     "Lorenz: 35 random configurations at N=1000 (gain 0.3-1.2, leak, input scaling 0.1-1, bias 0.2-2, alpha "
     "1e-10-1e-5, dense or 2% connectivity; pathak features with input pass-through), one seed each, scored by the "
     "mean VPT over 20 validation windows (data key 2), then a local check of alpha, bias and input scaling on 2 "
