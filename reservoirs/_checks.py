@@ -84,8 +84,10 @@ def check_finite(name: str, x: jax.Array) -> jax.Array:
     """NaN/inf in data: a `ValueError` when concrete, an `eqx.error_if` runtime error when traced."""
     if is_traced(x):
         return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"`{name}` contains NaN or inf")
-    if not bool(jnp.all(jnp.isfinite(x))):
-        bad = np.argwhere(~np.isfinite(np.asarray(x)))
+    # NumPy, not jnp: a concrete array closed over inside `jit` would otherwise give a traced predicate.
+    values = np.asarray(x)
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))
         raise ValueError(f"`{name}` contains NaN or inf (first at index {tuple(int(i) for i in bad[0])})")
     return x
 

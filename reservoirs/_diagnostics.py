@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
+from . import _linalg
 from ._checks import RealLike, as_series, check_int, check_key, check_positive, check_reservoir
 from ._model import _fit_impl, _predict_impl, _scan_steps
 from ._reservoir import AbstractReservoir, step_key
@@ -27,7 +28,7 @@ def lyapunov_impl(reservoir, inputs, state, key, washout: int, k: int, tangent_k
     state = _scan_steps(reservoir, state, inputs[:washout], key, 0)
     x0, unravel = ravel_pytree(state)
     n = x0.shape[0]
-    Q = jnp.linalg.qr(jax.random.normal(tangent_key, (n, k), x0.dtype))[0]
+    Q = _linalg.qr(jax.random.normal(tangent_key, (n, k), x0.dtype))[0]
     tiny = jnp.finfo(x0.dtype).tiny
 
     def body(carry, xs):
@@ -45,7 +46,7 @@ def lyapunov_impl(reservoir, inputs, state, key, washout: int, k: int, tangent_k
             Q = JQ / jnp.maximum(r, tiny)
             acc = acc + jnp.log(jnp.maximum(r, tiny))[None]
         else:
-            Q, R = jnp.linalg.qr(JQ)
+            Q, R = _linalg.qr(JQ)
             acc = acc + jnp.log(jnp.maximum(jnp.abs(jnp.diagonal(R)), tiny))
         return (x_new, Q, acc), None
 
@@ -278,7 +279,7 @@ class SeparationRanks(eqx.Module):
 
 
 def numerical_rank(M: Float[Array, "m n"], rtol) -> Int[Array, ""]:
-    s = jnp.linalg.svd(M, compute_uv=False)
+    s = _linalg.singular_values(M)
     return jnp.sum(s > rtol * s[0])
 
 

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from . import _linalg
 from ._checks import RealLike, check_int, check_interval, check_positive
 from ._reservoir import AbstractReservoir
 
@@ -175,7 +176,7 @@ class ESN(AbstractReservoir):
 
         k = max(1, int(round(connectivity * size)))
         if topology == "orthogonal":
-            Q, R = jnp.linalg.qr(jax.random.normal(k_w, (size, size), dtype))
+            Q, R = _linalg.qr(jax.random.normal(k_w, (size, size), dtype))
             W = Q * jnp.sign(jnp.diagonal(R))[None, :]  # Haar measure (Mezzadri 2007)
             ell = None
         elif k == size:

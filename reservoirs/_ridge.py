@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from . import _linalg
 from ._checks import RealLike, check_int, check_interval, check_positive
 
 
@@ -88,48 +89,31 @@ def merge_all(stats: list[GramStats]) -> GramStats:
 
 
 def _cholesky_solve(cxx, cxy, alpha):
-    """`(cxx + alpha I)⁻¹ cxy` for one system or a batch (leading axes), by Cholesky."""
+    """`(cxx + alpha I)⁻¹ cxy` by Cholesky (NaN if the shifted Gram is not positive definite)."""
     n = cxx.shape[-1]
-    alpha = jnp.asarray(alpha, cxx.dtype)[..., None, None]
-    L = jnp.linalg.cholesky(cxx + alpha * jnp.eye(n, dtype=cxx.dtype))
-    return jax.scipy.linalg.cho_solve((L, True), cxy)
+    L = _linalg.cholesky(cxx + jnp.asarray(alpha, cxx.dtype) * jnp.eye(n, dtype=cxx.dtype))
+    return _linalg.cho_solve(L, cxy)
 
 
 def _pinv_solve(cxx, cxy, alpha):
     """The same by an eigendecomposition, dropping eigenvalues below rounding: the pseudo-inverse solution."""
-    lam, Q = jnp.linalg.eigh(cxx)
-    lam = lam + jnp.asarray(alpha, cxx.dtype)[..., None]
-    tol = jnp.finfo(cxx.dtype).eps * cxx.shape[-1] * jnp.max(jnp.abs(lam), axis=-1, keepdims=True)
+    lam, Q = _linalg.eigh(cxx)
+    lam = lam + jnp.asarray(alpha, cxx.dtype)
+    tol = jnp.finfo(cxx.dtype).eps * cxx.shape[-1] * jnp.max(jnp.abs(lam))
     inv = jnp.where(lam > tol, 1.0 / jnp.where(lam > tol, lam, 1.0), 0.0)
-    return Q @ (inv[..., :, None] * (jnp.swapaxes(Q, -1, -2) @ cxy))
+    return Q @ (inv[:, None] * (Q.T @ cxy))
 
 
-@jax.custom_batching.custom_vmap
+@_linalg.unbatched
 def solve_ridge(cxx: Float[Array, "f f"], cxy: Float[Array, "f o"], alpha) -> Float[Array, "f o"]:
     """`(cxx + alpha I)⁻¹ cxy` by Cholesky; falls back to an eigendecomposition if the factorisation fails
     (alpha = 0 on a rank-deficient Gram), where the pseudo-inverse is used.
 
-    Under `vmap` (a sweep), a plain `lax.cond` would become a `select` that computes the eigendecomposition for
-    every configuration, and runs the batched LAPACK calls concurrently (which can deadlock jaxlib's CPU batch
-    map). The batching rule below keeps one scalar predicate instead: the fallback runs only when some system of
-    the batch needs it, and only after the Cholesky solve has finished.
+    Under `vmap` (a sweep) this is a loop over the systems (see `reservoirs._linalg`), so the `lax.cond` stays a
+    real branch: the eigendecomposition runs only for a system whose Cholesky factorisation failed.
     """
     W = _cholesky_solve(cxx, cxy, alpha)
     return jax.lax.cond(jnp.all(jnp.isfinite(W)), lambda: W, lambda: _pinv_solve(cxx, cxy, alpha))
-
-
-@solve_ridge.def_vmap
-def _solve_ridge_vmap(axis_size, in_batched, cxx, cxy, alpha):
-    cxx, cxy, alpha = (
-        x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-        for x, b in zip((cxx, cxy, alpha), in_batched, strict=True)
-    )
-    W = _cholesky_solve(cxx, cxy, alpha)
-    bad = ~jnp.all(jnp.isfinite(W), axis=(-2, -1))
-    W = jax.lax.cond(
-        jnp.any(bad), lambda: jnp.where(bad[:, None, None], _pinv_solve(cxx, cxy, alpha), W), lambda: W
-    )
-    return W, True
 
 
 class AbstractReadout(eqx.Module):
@@ -256,7 +240,7 @@ class Ridge(AbstractReadout):
 
 def _path_errors(train: GramStats, val: GramStats, alphas) -> tuple[Array, Array]:
     """Validation sum of squared errors for every alpha, from one eigendecomposition of the training Gram."""
-    lam, Q = jnp.linalg.eigh(train.cxx)
+    lam, Q = _linalg.eigh(train.cxx)
     P = Q.T @ train.cxy  # (f, o)
 
     def sse(alpha):

@@ -1,0 +1,76 @@
+"""Dense linear algebra that never issues a *batched* LAPACK call.
+
+jaxlib 0.10's CPU LAPACK kernels split a batch of matrices into chunks, schedule the chunks on XLA's intra-op
+thread pool and block until they finish (`ParallelBatchMap`). When the executor runs as many independent batched
+calls at once as the pool has threads (two, on a 2-core machine), every pool thread blocks waiting for chunks that
+no thread is free to run: a deadlock. A sweep is exactly that situation (`vmap` over configurations makes every
+factorisation batched, and the readout fit and the memory-capacity fit run side by side).
+
+Every factorisation in this package goes through the functions below. Called on one matrix they are the plain
+`jax.numpy.linalg` functions (a batch of one runs inline). Under `vmap` they loop over the batch with `lax.map`,
+so each LAPACK call sees a single matrix. On accelerators the loop costs a little parallelism on small
+factorisations; the sweeps' cost is dominated by the reservoir scans, not by these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def unbatched(fun: Callable) -> Callable:
+    """Wrap a function of arrays so that `vmap` turns it into a loop over the batch instead of a batched call.
+
+    Arguments must be arrays (or scalars); unbatched arguments are closed over, not copied per iteration.
+    Nested `vmap`s nest the loops. Not differentiable (JAX's `custom_vmap` has no reverse-mode rule).
+    """
+    wrapped = jax.custom_batching.custom_vmap(fun)
+
+    @wrapped.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        batched = [i for i, b in enumerate(in_batched) if b]
+
+        def one(xs):
+            full = list(args)
+            for i, x in zip(batched, xs, strict=True):
+                full[i] = x
+            return wrapped(*full)
+
+        out = jax.lax.map(one, tuple(args[i] for i in batched))
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    wrapped.__doc__ = fun.__doc__
+    wrapped.__name__ = getattr(fun, "__name__", "unbatched")
+    return wrapped
+
+
+@unbatched
+def cholesky(a):
+    """Lower Cholesky factor (NaN where `a` is not positive definite)."""
+    return jnp.linalg.cholesky(a)
+
+
+@unbatched
+def cho_solve(L, b):
+    """Solve `L Lᵀ x = b` given the lower factor `L`."""
+    return jax.scipy.linalg.cho_solve((L, True), b)
+
+
+@unbatched
+def eigh(a):
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix."""
+    return jnp.linalg.eigh(a)
+
+
+@unbatched
+def qr(a):
+    """Reduced QR factorisation."""
+    return jnp.linalg.qr(a)
+
+
+@unbatched
+def singular_values(a):
+    """Singular values, descending."""
+    return jnp.linalg.svd(a, compute_uv=False)

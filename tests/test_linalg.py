@@ -1,0 +1,117 @@
+"""No batched LAPACK call anywhere: jaxlib 0.10's CPU batch map can deadlock when several run at once.
+
+The deadlock itself is a race (it hung a 2-core CI run), so the tests check the invariant that rules it out: in
+the compiled program of a vmapped fit, a sweep, a Lyapunov spectrum and separation ranks, every LAPACK custom
+call takes matrices of rank <= 2. They also check the loop gives the same numbers as the plain batched call.
+"""
+
+import re
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import reservoirs as rc
+from reservoirs import _linalg
+from reservoirs import _sweep as sweep_module
+
+_TENSOR = re.compile(r"tensor<([0-9x?]*)[a-z]")
+
+
+def lapack_ranks(hlo: str) -> list[int]:
+    """Ranks of every tensor on every line of the lowered module that calls a LAPACK kernel."""
+    ranks = []
+    for line in hlo.splitlines():
+        if "lapack_" in line and "custom_call" in line:
+            ranks += [len([d for d in m.split("x") if d]) for m in _TENSOR.findall(line)]
+    return ranks
+
+
+def assert_unbatched(lowered):
+    ranks = lapack_ranks(lowered.as_text())
+    assert ranks, "expected at least one LAPACK call in the program"
+    assert max(ranks) <= 2, f"batched LAPACK call (operand rank {max(ranks)})"
+
+
+def test_lapack_ranks_detects_a_batched_call():
+    # The checker itself: a plain vmapped Cholesky is batched (rank 3).
+    a = jnp.broadcast_to(jnp.eye(3), (4, 3, 3))
+    assert max(lapack_ranks(jax.jit(jax.vmap(jnp.linalg.cholesky)).lower(a).as_text())) == 3
+
+
+@pytest.mark.parametrize("name", ["cholesky", "eigh", "qr", "singular_values"])
+def test_wrappers_match_numpy_and_loop_under_vmap(name):
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((5, 6, 6))
+    spd = m @ np.swapaxes(m, 1, 2) + 6 * np.eye(6)
+    f = getattr(_linalg, name)
+    assert_unbatched(jax.jit(jax.vmap(f)).lower(jnp.asarray(spd)))
+    assert_unbatched(jax.jit(jax.vmap(jax.vmap(f))).lower(jnp.asarray(spd[None].repeat(2, 0))))
+    got = jax.vmap(f)(jnp.asarray(spd))
+    if name == "cholesky":
+        np.testing.assert_allclose(got, np.linalg.cholesky(spd), rtol=1e-12)
+    elif name == "eigh":
+        np.testing.assert_allclose(got[0], np.linalg.eigh(spd)[0], rtol=1e-12)
+    elif name == "qr":
+        q, r = got
+        np.testing.assert_allclose(q @ r, spd, atol=1e-12)
+    else:
+        np.testing.assert_allclose(got, np.linalg.svd(spd, compute_uv=False), rtol=1e-12)
+
+
+def test_solve_ridge_loop_matches_and_falls_back_per_system():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 50, 4))
+    x[1, :, 3] = x[1, :, 2]  # a rank-deficient Gram: Cholesky fails at alpha = 0
+    cxx = np.einsum("bti,btj->bij", x, x)
+    cxy = np.einsum("bti,bt->bi", x, rng.standard_normal((3, 50)))[..., None]
+    alpha = jnp.asarray([1e-3, 0.0, 1e-3])
+    W = jax.vmap(rc._ridge.solve_ridge)(jnp.asarray(cxx), jnp.asarray(cxy), alpha)
+    for b in (0, 2):
+        np.testing.assert_allclose(W[b], np.linalg.solve(cxx[b] + 1e-3 * np.eye(4), cxy[b]), rtol=1e-10)
+    np.testing.assert_allclose(W[1], np.linalg.pinv(cxx[1]) @ cxy[1], rtol=1e-8, atol=1e-10)
+    # unbatched arguments are shared (closed over), only alpha batched
+    W2 = jax.vmap(rc._ridge.solve_ridge, in_axes=(None, None, 0))(jnp.asarray(cxx[0]), jnp.asarray(cxy[0]), alpha)
+    np.testing.assert_allclose(W2[0], W[0], rtol=1e-12)
+    assert_unbatched(jax.jit(jax.vmap(rc._ridge.solve_ridge)).lower(jnp.asarray(cxx), jnp.asarray(cxy), alpha))
+
+
+def test_sweep_program_has_no_batched_lapack_call(monkeypatch):
+    calls = []
+    original = sweep_module._evaluate_batch
+
+    def spy(*args):
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(sweep_module, "_evaluate_batch", spy)
+    t = np.arange(700.0)
+    x = jnp.asarray(np.sin(t / 7) * np.cos(t / 17))
+    esn = rc.ESN(1, 20, key=jax.random.key(0))
+    res = rc.sweep(esn, x[:-1], x[1:], gains=jnp.linspace(0.5, 1.5, 3), memory_capacity=True,
+                   memory_capacity_steps=600, readout=rc.RidgeCV(alphas=jnp.logspace(-8, 0, 4)), washout=50,
+                   progress=False)
+    assert calls and np.all(np.isfinite(res.nrmse))
+    assert_unbatched(original.lower(*calls[0]))
+
+
+def test_lyapunov_and_separation_under_vmap_have_no_batched_lapack_call():
+    esn = rc.ESN(1, 12, key=jax.random.key(2))
+    u = jnp.zeros((60, 1))
+    gains = jnp.asarray([0.5, 1.5])
+
+    def spectrum(g):
+        return rc.lyapunov_spectrum(eqx.tree_at(lambda e: e.gain, esn, g), u, k=3, washout=10)
+
+    assert_unbatched(jax.jit(jax.vmap(spectrum)).lower(gains))
+    lam = jax.vmap(spectrum)(gains)
+    np.testing.assert_allclose(lam[0], spectrum(gains[0]), rtol=1e-10)
+
+    def ranks(g):
+        r = rc.separation_ranks(eqx.tree_at(lambda e: e.gain, esn, g), key=jax.random.key(3), n_streams=8,
+                                length=20, shared_suffix=10)
+        return r.kernel_quality
+
+    assert_unbatched(jax.jit(jax.vmap(ranks)).lower(gains))
