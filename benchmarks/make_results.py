@@ -3,7 +3,7 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["accuracy", "speed", "memory", "ridge_path"]
+ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge"]
 
 
 def main() -> None:
