@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TASKS = ("mackey-glass", "lorenz", "rossler", "henon")
-SUBSTRATES = ("esn",)
+SUBSTRATES = ("esn", "memristor", "photonic")
+
+#: Per-substrate defaults where the ESN preset does not apply: `units` is the substrate's own size (memristor
+#: nodes, photonic virtual nodes), `gain` its physical feedback knob (see each class's docstring). Inputs are the
+#: standardised series (zero mean, unit std).
+SUBSTRATE_DEFAULTS = {
+    "memristor": dict(units=50, gain=1.0, input_scaling=0.4),
+    "photonic": dict(units=400, gain=0.5, input_scaling=0.1, nonlinearity="ikeda", desync=10, theta=2.5, phi0=-0.5),
+}
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,9 @@ def run_forecast(
     if substrate not in SUBSTRATES:
         raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
     p = PRESETS[task]
-    units = p.units if units is None else units
-    gain = p.gain if gain is None else gain
+    d = SUBSTRATE_DEFAULTS.get(substrate, {"units": p.units, "gain": p.gain})
+    units = d["units"] if units is None else units
+    gain = d["gain"] if gain is None else gain
     horizon = p.horizon if horizon is None else horizon
     k_data, k_res = jax.random.split(jax.random.key(seed))
     series = _series(task, p.train + 1 + horizon, k_data, p)
@@ -101,10 +110,7 @@ def run_forecast(
     train, test = values[: p.train + 1], values[p.train + 1 :]
     mu, sd = train.mean(0), train.std(0)
     z = (train - mu) / sd
-    esn = rc.ESN(
-        values.shape[1], units, key=k_res, gain=gain, leak=p.leak, input_scaling=p.input_scaling,
-        bias_scaling=p.bias_scaling, feature_map=p.feature_map,
-    )
+    esn = build_reservoir(substrate, values.shape[1], units, gain, k_res, p)
     readout = rc.Ridge(p.alpha, input_passthrough=p.passthrough)
     t0 = time.perf_counter()
     model = jax.block_until_ready(rc.fit(esn, z[:-1], z[1:], readout=readout, washout=p.washout))
@@ -142,7 +148,37 @@ def run_forecast(
         "lyapunov_time": lt,
         "truth": test,
         "prediction": pred,
+        "energy_per_step": _energy(esn),
     }
+
+
+def build_reservoir(substrate: str, in_size: int, units: int, gain: float, key, p: Preset):
+    """The reservoir a CLI command runs: an ESN with the task preset, or a physical substrate (imported lazily)."""
+    import reservoirs as rc
+
+    if substrate == "esn":
+        return rc.ESN(in_size, units, key=key, gain=gain, leak=p.leak, input_scaling=p.input_scaling,
+                      bias_scaling=p.bias_scaling, feature_map=p.feature_map)
+    import physical
+
+    d = SUBSTRATE_DEFAULTS[substrate]
+    if substrate == "memristor":
+        return physical.MemristorCrossbar(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"])
+    if substrate == "photonic":
+        extra = {k: d[k] for k in ("nonlinearity", "desync", "theta", "phi0")}
+        return physical.PhotonicDelay(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"], **extra)
+    raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
+
+
+def _energy(reservoir) -> dict | None:
+    """Joules per input sample (substrate and digital baseline), or None if no estimate exists."""
+    try:
+        import physical
+
+        rep = physical.energy_per_step(reservoir)
+    except (ImportError, ValueError):
+        return None
+    return {"joules": rep.joules, "baseline_joules": rep.baseline_joules}
 
 
 JSON_KEYS = ("task", "substrate", "units", "gain", "seed", "nrmse", "vpt", "fit_seconds", "forecast_seconds")
@@ -174,7 +210,7 @@ def run_sweep(
     *,
     substrate: str = "esn",
     gains=None,
-    units: int = 200,
+    units: int | None = None,
     seed: int = 0,
     n_steps: int = 3000,
     memory_capacity: bool = True,
@@ -192,13 +228,12 @@ def run_sweep(
         raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
     p = PRESETS[task]
     gains = np.linspace(0.1, 2.0, 32) if gains is None else np.asarray(gains)
+    if units is None:
+        units = SUBSTRATE_DEFAULTS[substrate]["units"] if substrate in SUBSTRATE_DEFAULTS else 200
     k_data, k_res, k_sweep = jax.random.split(jax.random.key(seed), 3)
     values = _series(task, n_steps + 1, k_data, p).values
     z = (values - values.mean(0)) / values.std(0)
-    esn = rc.ESN(
-        values.shape[1], units, key=k_res, gain=float(gains[0]), leak=p.leak, input_scaling=p.input_scaling,
-        bias_scaling=p.bias_scaling, feature_map=p.feature_map,
-    )
+    esn = build_reservoir(substrate, values.shape[1], units, float(gains[0]), k_res, p)
     return rc.sweep(
         esn, z[:-1], z[1:], gains=gains, readout=rc.Ridge(p.alpha, input_passthrough=p.passthrough),
         washout=min(p.washout, n_steps // 5), memory_capacity=memory_capacity, key=k_sweep, progress=progress,
@@ -242,6 +277,10 @@ def _summary(r: dict) -> str:
         f"VPT        {_fmt(r['vpt'], '.2f')} Lyapunov times (threshold 0.4)",
         f"fit        {r['fit_seconds']:.2f} s   forecast {r['forecast_seconds']:.2f} s  (wall, including compilation)",
     ]
+    e = r.get("energy_per_step")
+    if e is not None:
+        lines.append(f"energy     {e['joules']:.3g} J per step (digital ESN of the same feature count: "
+                     f"{e['baseline_joules']:.3g} J; `physical.energy_per_step`)")
     if r["diverged"]:
         lines.append("warning    the closed-loop forecast diverged (outputs after that step are NaN)")
     return "\n".join(lines)
@@ -275,7 +314,7 @@ def _cmd_sweep(args) -> int:
     if args.json:
         print(json.dumps({k: d[k] for k in SWEEP_JSON_KEYS}))
         return 0
-    print(f"gain sweep: {args.substrate}, {args.units} units, {len(r)} gains, one-step {args.task} "
+    print(f"gain sweep: {args.substrate}, {args.units or 'default'} units, {len(r)} gains, one-step {args.task} "
           f"(seed {args.seed})")
     print(r.table())
     edge = d["edge_of_chaos"]
@@ -343,10 +382,10 @@ def _positive_int(s: str) -> int:
     return v
 
 
-def _positive_float(s: str) -> float:
+def _nonneg_float(s: str) -> float:
     v = float(s)
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {s}")
+    if not (v >= 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {s}")
     return v
 
 
@@ -358,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--task", choices=TASKS, default="mackey-glass")
     f.add_argument("--substrate", choices=SUBSTRATES, default="esn")
     f.add_argument("--units", type=_positive_int, default=None, help="reservoir size N (default: task preset)")
-    f.add_argument("--gain", type=_positive_float, default=None, help="spectral radius (default: task preset)")
+    f.add_argument("--gain", type=_nonneg_float, default=None,
+                   help="the gain knob: spectral radius (esn), feedback drive gain (memristor), feedback strength "
+                        "(photonic); default: task or substrate preset")
     f.add_argument("--seed", type=int, default=0, help="PRNG seed for the data and the reservoir")
     f.add_argument("--json", action="store_true", help="print exactly one JSON object")
     f.add_argument("--plot", metavar="FILE", default=None, help="write forecast vs truth (and a 3-D attractor)")
@@ -368,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--task", choices=TASKS, default="mackey-glass")
     s.add_argument("--substrate", choices=SUBSTRATES, default="esn")
     s.add_argument("--gains", type=parse_gains, default=parse_gains("0.1:2.0:32"), help="START:STOP:COUNT or a,b,c")
-    s.add_argument("--units", type=_positive_int, default=200)
+    s.add_argument("--units", type=_positive_int, default=None, help="reservoir size (default: 200 or per substrate)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-memory-capacity", action="store_true", help="skip the memory-capacity measurement")
     s.add_argument("--json", action="store_true", help="print exactly one JSON object")

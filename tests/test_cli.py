@@ -89,3 +89,19 @@ def test_sweep_rejects_bad_gains(gains):
     with pytest.raises(SystemExit) as e:
         main(["sweep", "--gains", gains])
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize("substrate", ["memristor", "photonic"])
+def test_one_line_substrate_swap_in_the_cli(substrate, capsys):
+    argv = ["forecast", "--task", "henon", "--substrate", substrate, "--units", "20", "--gain", "0.5"]
+    assert main(argv + ["--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert tuple(d) == JSON_KEYS and d["substrate"] == substrate and d["units"] == 20 and d["gain"] == 0.5
+    assert 0 <= d["nrmse"] < 10
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"substrate  {substrate}" in out and "J per step" in out and "digital ESN" in out
+    assert main(["sweep", "--substrate", substrate, "--gains", "0.2,1.0", "--units", "12", "--no-memory-capacity",
+                 "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["lyapunov"]) == 2 and all(v is not None for v in d["nrmse"])
