@@ -94,7 +94,8 @@ def energy_per_step(reservoir) -> EnergyReport:
     """Joules per input sample of `reservoir`, with the digital ESN baseline of the same feature count.
 
     Physical substrates list their operations in `energy_terms()`; an `ESN` is itself digital (its MACs at
-    `DIGITAL_J_PER_MAC`, counting the non-zeros of a sparse W).
+    `DIGITAL_J_PER_MAC`, counting the non-zeros of a sparse W). A `reservoirs.LSM` is costed as synaptic events
+    on Loihi at 10 Hz per neuron (call `lsm.energy_terms(measured_events, chip=...)` for measured activity).
 
     Example:
         >>> report = energy_per_step(physical.MemristorCrossbar(key=jax.random.key(0)))
@@ -110,4 +111,7 @@ def energy_per_step(reservoir) -> EnergyReport:
         return EnergyReport("ESN (digital)", terms, baseline)
     if not hasattr(reservoir, "energy_terms"):
         raise ValueError(f"{type(reservoir).__name__} does not declare `energy_terms()`; no energy estimate")
-    return EnergyReport(type(reservoir).__name__, tuple(reservoir.energy_terms()), baseline)
+    # Any NamedTuple with the same four fields (the LSM's, which cannot import this package) becomes an EnergyTerm.
+    terms = tuple(EnergyTerm(t.name, float(t.count), float(t.joules_per_op), t.source)
+                  for t in reservoir.energy_terms())
+    return EnergyReport(type(reservoir).__name__, terms, baseline)

@@ -1,7 +1,8 @@
 """reservoirs: reservoir computing on JAX.
 
-Echo-state networks and physical substrates are `AbstractReservoir`s; `fit` trains a ridge readout from streaming
-Gram statistics, `predict` runs it teacher-forced and `forecast` runs it in closed loop.
+Echo-state networks, liquid state machines and physical substrates are `AbstractReservoir`s; `fit` trains a
+ridge readout from streaming Gram statistics, `predict` runs it teacher-forced and `forecast` runs it in closed
+loop.
 """
 
 from ._diagnostics import (
@@ -28,6 +29,17 @@ from ._diagnostics import (
 from ._esn import ESN as ESN
 from ._esn import EllMatrix as EllMatrix
 from ._esn import spectral_radius as spectral_radius
+from ._lsm import LSM as LSM
+from ._lsm import FiringRates as FiringRates
+from ._lsm import LSMState as LSMState
+from ._lsm import PerturbationResult as PerturbationResult
+from ._lsm import SpikingEnergyTerm as SpikingEnergyTerm
+from ._lsm import branching_ratio as branching_ratio
+from ._lsm import firing_rates as firing_rates
+from ._lsm import plot_raster as plot_raster
+from ._lsm import spike_perturbation as spike_perturbation
+from ._lsm import spike_trains as spike_trains
+from ._lsm import synaptic_events as synaptic_events
 from ._metrics import (
     forecast_error as forecast_error,
 )

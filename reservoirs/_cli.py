@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TASKS = ("mackey-glass", "lorenz", "rossler", "henon")
-SUBSTRATES = ("esn", "memristor", "photonic")
+SUBSTRATES = ("esn", "memristor", "photonic", "lsm")
 
 #: Per-substrate defaults where the ESN preset does not apply: `units` is the substrate's own size (memristor
 #: nodes, photonic virtual nodes), `gain` its physical feedback knob (see each class's docstring). Inputs are the
@@ -22,6 +22,9 @@ SUBSTRATES = ("esn", "memristor", "photonic")
 SUBSTRATE_DEFAULTS = {
     "memristor": dict(units=50, gain=1.0, input_scaling=0.4),
     "photonic": dict(units=400, gain=0.5, input_scaling=0.1, nonlinearity="ikeda", desync=10, theta=2.5, phi0=-0.5),
+    # Maass et al. 2002's deterministic column (constant 13.5 nA background, no noise), so that no key is needed;
+    # features: filtered spike trains and membrane potentials.
+    "lsm": dict(units=135, gain=1.0, input_scaling=1.0),
 }
 
 
@@ -159,9 +162,12 @@ def build_reservoir(substrate: str, in_size: int, units: int, gain: float, key, 
     if substrate == "esn":
         return rc.ESN(in_size, units, key=key, gain=gain, leak=p.leak, input_scaling=p.input_scaling,
                       bias_scaling=p.bias_scaling, feature_map=p.feature_map)
+    d = SUBSTRATE_DEFAULTS[substrate]
+    if substrate == "lsm":
+        return rc.LSM(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"], background_current=13.5,
+                      background_spread=0.0, noise=0.0, readout="both")
     import physical
 
-    d = SUBSTRATE_DEFAULTS[substrate]
     if substrate == "memristor":
         return physical.MemristorCrossbar(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"])
     if substrate == "photonic":
@@ -352,6 +358,23 @@ def _cmd_demo(args) -> int:
             f"{r['fit_seconds']:>8.2f}{r['forecast_seconds']:>8.2f}"
         )
     summary = [{k: r[k] for k in JSON_KEYS} for r, _ in rows]
+    print()
+    print("  [substrates] one-line swap: Henon closed-loop forecast on each substrate ...", flush=True)
+    sub_rows = []
+    plan_sub = (("esn", 40), ("memristor", 10), ("photonic", 40), ("lsm", 45)) if args.quick else (
+        ("esn", 100), ("memristor", 25), ("photonic", 100), ("lsm", 135))
+    for name, units in plan_sub:
+        r = run_forecast("henon", substrate=name, units=units, seed=args.seed, horizon=20)
+        e = r["energy_per_step"]
+        sub_rows.append({k: r[k] for k in JSON_KEYS} | {"energy_per_step": e})
+    header = f"{'substrate':<12}{'units':>6}{'gain':>6}{'NRMSE':>10}{'VPT (Lyap.)':>13}{'J/step':>10}{'digital J':>11}"
+    print(header)
+    print("-" * len(header))
+    for r in sub_rows:
+        e = r["energy_per_step"] or {"joules": math.nan, "baseline_joules": math.nan}
+        print(f"{r['substrate']:<12}{r['units']:>6}{r['gain']:>6.2f}{_fmt(r['nrmse']):>10}{_fmt(r['vpt'], '.2f'):>13}"
+              f"{e['joules']:>10.3g}{e['baseline_joules']:>11.3g}")
+    print("(J/step: energy per input sample from cited per-operation energies, `physical.energy_per_step`)")
     print("  [sweep] gain sweep of an ESN on one-step Mackey-Glass ...", flush=True)
     sw = run_sweep("mackey-glass", gains=__import__("numpy").linspace(0.1, 2.0, 8 if args.quick else 32),
                    units=40 if args.quick else 100, n_steps=1000 if args.quick else 2000, progress=False)
@@ -363,7 +386,8 @@ def _cmd_demo(args) -> int:
 
     plt.close(sw.plot(sw_fig))
     sweep_d = sw.to_dict()
-    (out / "summary.json").write_text(json.dumps({"forecasts": summary, "sweep": sweep_d}, indent=2))
+    (out / "summary.json").write_text(json.dumps({"forecasts": summary, "substrates": sub_rows, "sweep": sweep_d},
+                                                 indent=2))
     edge = sweep_d["edge_of_chaos"]
     print(f"gain sweep ({len(sw)} gains, N={40 if args.quick else 100}): edge of chaos at gain "
           f"{'n/a' if edge is None else format(edge, '.3g')}, best one-step NRMSE at gain {_fmt(sweep_d['best_gain'])}")
@@ -399,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--units", type=_positive_int, default=None, help="reservoir size N (default: task preset)")
     f.add_argument("--gain", type=_nonneg_float, default=None,
                    help="the gain knob: spectral radius (esn), feedback drive gain (memristor), feedback strength "
-                        "(photonic); default: task or substrate preset")
+                        "(photonic), synaptic scale (lsm); default: task or substrate preset")
     f.add_argument("--seed", type=int, default=0, help="PRNG seed for the data and the reservoir")
     f.add_argument("--json", action="store_true", help="print exactly one JSON object")
     f.add_argument("--plot", metavar="FILE", default=None, help="write forecast vs truth (and a 3-D attractor)")

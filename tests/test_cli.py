@@ -45,6 +45,8 @@ def test_demo_quick(tmp_path, capsys):
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert [r["task"] for r in summary["forecasts"]] == ["mackey-glass", "lorenz", "rossler"]
     assert len(summary["sweep"]["gain"]) == 8 and "edge_of_chaos" in summary["sweep"]
+    assert [r["substrate"] for r in summary["substrates"]] == ["esn", "memristor", "photonic", "lsm"]
+    assert all(r["energy_per_step"]["joules"] > 0 for r in summary["substrates"])
     assert (tmp_path / "demo" / "sweep_mackey-glass.png").exists()
     assert "edge of chaos" in out
 
@@ -91,7 +93,7 @@ def test_sweep_rejects_bad_gains(gains):
     assert e.value.code == 2
 
 
-@pytest.mark.parametrize("substrate", ["memristor", "photonic"])
+@pytest.mark.parametrize("substrate", ["memristor", "photonic", "lsm"])
 def test_one_line_substrate_swap_in_the_cli(substrate, capsys):
     argv = ["forecast", "--task", "henon", "--substrate", substrate, "--units", "20", "--gain", "0.5"]
     assert main(argv + ["--json"]) == 0
