@@ -33,6 +33,13 @@ HENON_KEY, NARMA_KEY, MG_KEY = 11, 12, 13
 ZHONG = dict(n_nodes=25, mask_length=4, v_min=0.0, v_max=2.5)
 HENON_TRAIN, HENON_TEST = 1000, 1000
 
+# Photonic delay loop. NARMA10: the electro-optic (Ikeda) node with a delay 10 node spacings longer than the input
+# period (Ortin & Pesquera 2019), chosen in scratch searches on other data keys (benchmarks/scratch_photonic.py).
+# Edge of chaos: the Mackey-Glass node with a steep nonlinearity (p = 7), as PROTOCOLS.md notes.
+PHOTONIC_NARMA = dict(nonlinearity="ikeda", desync=10, theta=2.5, gain=1.2, input_scaling=0.03, phi0=-0.5)
+NARMA_TRAIN = 4000
+PHOTONIC_EDGE = dict(nonlinearity="mackey_glass", p=7.0, theta=0.2, input_scaling=0.05)
+
 
 def memristor(seed, gain=0.0, nonideal=None, n_nodes=25, input_scaling=1.0):
     cfg = dict(ZHONG, n_nodes=n_nodes)
@@ -40,8 +47,8 @@ def memristor(seed, gain=0.0, nonideal=None, n_nodes=25, input_scaling=1.0):
                                       nonideal=nonideal, **cfg)
 
 
-def photonic(seed, gain=0.5, **kw):
-    return physical.PhotonicDelay(1, 400, key=jax.random.key(seed), gain=gain, **kw)
+def photonic(seed, **kw):
+    return physical.PhotonicDelay(1, 400, key=jax.random.key(seed), **kw)
 
 
 def henon_data():
@@ -182,15 +189,50 @@ def main():
 
     # ---------------------------------------------------------------------------------------------- photonic
     t0 = time.perf_counter()
-    narma = tasks.narma10(3001, key=jax.random.key(NARMA_KEY))
-    nu, ny = narma
-    photonic_narma = [
-        float(rc.nrmse(ny[2000:], rc.predict(rc.fit(photonic(s), nu[:2000], ny[:2000], washout=100,
-                                                    readout=rc.Ridge(1e-8)), nu[2000:])[0]))
-        for s in seeds
-    ]
-    data["photonic_narma10"] = dict(nrmse=photonic_narma, stats=rc.mean_and_spread(photonic_narma))
+    skipped: list[int] = []
+
+    def narma_realisation(s):
+        """The first NARMA10 realisation from data key NARMA_KEY + s + 1000 j, j = 0, 1, ... that does not diverge
+        (the recursion occasionally blows up even for U[0, 0.5] inputs over 5000 steps; those are skipped)."""
+        for j in range(20):
+            k = NARMA_KEY + s + 1000 * j
+            try:
+                return tasks.narma10(NARMA_TRAIN + 1000, key=jax.random.key(k))
+            except ValueError:
+                if k not in skipped:
+                    skipped.append(k)
+        raise RuntimeError("no non-diverging NARMA10 realisation found")
+
+    def narma_nrmse(res, s):
+        """Seed s: its own NARMA10 realisation (data key NARMA_KEY + s); train 4000 (washout 200), test 1000."""
+        nu, ny = narma_realisation(s)
+        model = rc.fit(res, nu[:NARMA_TRAIN], ny[:NARMA_TRAIN], washout=200, readout=rc.Ridge(1e-10))
+        return float(rc.nrmse(ny[NARMA_TRAIN:], rc.predict(model, nu[NARMA_TRAIN:])[0]))
+
+    photonic_narma = [narma_nrmse(photonic(s, **PHOTONIC_NARMA), s) for s in seeds]
+    plain_narma = [narma_nrmse(photonic(s, **dict(PHOTONIC_NARMA, desync=0)), s) for s in seeds[:3]]
+    appeltant = [narma_nrmse(photonic(s, gain=0.5, input_scaling=0.05, theta=0.2, p=1.0), s) for s in seeds[:3]]
+    nu, ny = tasks.narma10(3000, key=jax.random.key(NARMA_KEY))
+    data["photonic_narma10"] = dict(config=PHOTONIC_NARMA, nrmse=photonic_narma,
+                                    stats=rc.mean_and_spread(photonic_narma), desync0=plain_narma,
+                                    mackey_glass_p1=appeltant, skipped_diverged_data_keys=skipped)
     print(f"photonic NARMA10: median {np.median(photonic_narma):.4f}", flush=True)
+    gains_p = np.linspace(0.5, 2.5, 9 if args.quick else 21)
+    lams_p, nrm_p, edges_p, edges_p0 = [], [], [], []
+    for s in sweep_seeds:
+        edge_res = photonic(s, **PHOTONIC_EDGE)
+        r = rc.sweep(edge_res, nu[:-1], ny[:-1], gains=gains_p, washout=200, progress=False,
+                     readout=rc.Ridge(1e-10))
+        lams_p.append(r.lyapunov)
+        nrm_p.append(r.nrmse)
+        edges_p.append(r.edge_of_chaos())
+        r0 = rc.sweep(edge_res, jnp.zeros_like(nu[:-1]), ny[:-1], gains=gains_p, washout=200, progress=False,
+                      readout=rc.Ridge(1e-10))
+        edges_p0.append(r0.edge_of_chaos())
+    data["photonic_sweep"] = dict(config=PHOTONIC_EDGE, gains=gains_p.tolist(),
+                                  lyapunov=[lam.tolist() for lam in lams_p], nrmse=[n.tolist() for n in nrm_p],
+                                  edge=edges_p, edge_autonomous=edges_p0)
+    print(f"photonic sweep: edges {edges_p} (autonomous {edges_p0})", flush=True)
     t_phot = time.perf_counter() - t0
 
     # ------------------------------------------------------------------------------------ Mackey-Glass forecasts
@@ -205,6 +247,9 @@ def main():
             alpha=1e-10),
         "photonic delay (400 virtual nodes)": mg_forecast(
             lambda s, g: photonic(s, gain=g), np.linspace(0.1, 1.5, 8), mg_seeds),
+        "photonic delay, Ikeda node, desync 10": mg_forecast(
+            lambda s, g: photonic(s, **dict(PHOTONIC_NARMA, gain=g, input_scaling=0.1)), np.linspace(0.2, 2.0, 10),
+            mg_seeds),
     }
     data["mackey_glass_forecast"] = mg
     t_mg = time.perf_counter() - t0
@@ -220,7 +265,7 @@ def main():
                                                             sparse=True),
         "memristor crossbar, 25 nodes x 4 pulses": memristor(0),
         "memristor crossbar, 50 nodes x 4 pulses": memristor(0, n_nodes=50),
-        "photonic delay, 400 virtual nodes": photonic(0),
+        "photonic delay, 400 virtual nodes": photonic(0, **PHOTONIC_NARMA),
     }
     energy_rows, energy_data = [], {}
     for name, res in energy_subjects.items():
@@ -286,10 +331,37 @@ def main():
         "",
         "### Photonic delay reservoir: NARMA10",
         "",
-        f"400 virtual nodes, default `PhotonicDelay` configuration; train 2000 (washout 100), test 1000: "
-        f"median NRMSE {np.median(photonic_narma):.4f} (range {min(photonic_narma):.4f}-{max(photonic_narma):.4f}); "
-        "target <= 0.15 (Appeltant et al. 2011): "
-        f"{'met' if np.median(photonic_narma) <= 0.15 else 'not met'}.",
+        f"400 virtual nodes, `PhotonicDelay(1, 400, **{PHOTONIC_NARMA})`; one `tasks.narma10` realisation "
+        f"per seed (data key {NARMA_KEY} + seed), train {NARMA_TRAIN} (washout 200, ridge alpha 1e-10), test 1000, "
+        "sigma-normalised NRMSE. "
+        f"Diverged NARMA10 realisations skipped (data keys): {skipped or 'none'}. "
+        "(With 2000 training samples the same configuration measured 0.17 on data key 12 "
+        "and 0.10-0.19 on others in scratch runs: the training length matters.)",
+        "",
+        *table(["configuration", "median NRMSE", "mean", "range", "target", "met"], [
+            ["Ikeda node, desync 10 (above)", f"{np.median(photonic_narma):.4f}", f"{np.mean(photonic_narma):.4f}",
+             f"{min(photonic_narma):.4f}-{max(photonic_narma):.4f}", "<= 0.15 (Appeltant et al. 2011)",
+             "yes" if np.median(photonic_narma) <= 0.15 else "no"],
+            ["same, desync 0 (delay = input period)", f"{np.median(plain_narma):.4f}", f"{np.mean(plain_narma):.4f}",
+             f"{min(plain_narma):.4f}-{max(plain_narma):.4f}", "-", "-"],
+            ["Mackey-Glass node p = 1, theta 0.2, eta 0.5, gamma 0.05 (PROTOCOLS.md)", f"{np.median(appeltant):.4f}",
+             f"{np.mean(appeltant):.4f}", f"{min(appeltant):.4f}-{max(appeltant):.4f}", "-", "-"],
+        ]),
+        "",
+        "The plain map of Appeltant et al. (delay = input period) did not reach 0.15 in any configuration tried "
+        "(best ~0.4); the delay/clock mismatch of Ortin & Pesquera 2019 (`desync`) couples the virtual nodes into "
+        "a ring and does. Whether Appeltant et al.'s ~0.15 is an NRMSE or an NMSE could not be checked.",
+        "",
+        "### Photonic delay reservoir: gain sweep",
+        "",
+        f"`PhotonicDelay(1, 400, **{PHOTONIC_EDGE})` swept over the feedback strength eta, driven by the NARMA10 "
+        "input (conditional exponent) and, for comparison, by zero input (autonomous). Exponents per input sample.",
+        "",
+        *crossing_table("photonic", gains_p, lams_p, nrm_p),
+        "",
+        f"Edge of chaos, driven: {', '.join('none' if e is None else f'{e:.3f}' for e in edges_p)}; autonomous: "
+        f"{', '.join('none' if e is None else f'{e:.3f}' for e in edges_p0)} (seeds "
+        f"{', '.join(str(s) for s in sweep_seeds)}).",
         "",
         "### Closed-loop Mackey-Glass forecasting at the best gain",
         "",

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge"]
+ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge", "substrates", "lsm"]
 
 
 def main() -> None:
