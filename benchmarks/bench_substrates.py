@@ -373,7 +373,8 @@ def main():
         f"threshold 0.4 on the standardised error, in Lyapunov times (1 / 0.0052 = "
         f"{next(iter(mg.values()))['lyapunov_time']:.0f} time units, `tasks.mackey_glass`'s own estimate). "
         "A window that stays valid for the whole horizon counts as "
-        f"{MG_HORIZON / next(iter(mg.values()))['lyapunov_time']:.1f} Lyapunov times (the cap), so the best means are lower bounds.",
+        f"{MG_HORIZON / next(iter(mg.values()))['lyapunov_time']:.1f} Lyapunov times (the cap), "
+        "so the best means are lower bounds.",
         "",
         *table(["reservoir", "best gain", "one-step NRMSE (median)", "VPT mean", "median", "range"], mg_rows),
         "",

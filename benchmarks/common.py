@@ -81,7 +81,8 @@ def header_lines(extra_packages: tuple[str, ...] = ()) -> list[str]:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['platform']}; JAX backend {m['jax_backend']}, "
         f"x64={m['x64']}.",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
-        f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`; run at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`; "
+        f"run at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
     ]
 
 

@@ -7,7 +7,8 @@ ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge", "substrates", "lsm
 
 
 def main() -> None:
-    sections = sorted((HERE / "results").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
+    sections = sorted((HERE / "results").glob("*.md"),
+                      key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     parts = [
         "# Benchmark results",
         "",
