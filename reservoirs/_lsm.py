@@ -163,8 +163,8 @@ class LSM(AbstractReservoir):
     $\Delta_{n-1}$ the interval between spikes n-1 and n. **`gain` g scales all recurrent amplitudes A** (the
     input synapses are not scaled): it moves the liquid from ordered (perturbations die out) to chaotic. Measured
     with `spike_perturbation` (3 networks, 16 perturbations each): with the default background the order
-    parameter crosses zero at g ≈ 1.6, spontaneous or driven, so g = 1 is on the ordered side; with Maass's
-    noiseless 13.5 nA background, driven by a random current, at g ≈ 2.6 (`benchmarks/scratch_lsm.py order`).
+    parameter crosses zero at g ≈ 1.3 (spontaneous) and 1.5 (driven), so g = 1 is on the ordered side; with
+    Maass's noiseless 13.5 nA background, driven by a random current, at g ≈ 2.6 (`benchmarks/bench_lsm.py`).
 
     Time is discretised with step `dt` (ms); one input sample spans `steps_per_sample` steps, and `step` advances
     one sample. The membrane and the synaptic currents are integrated exactly between steps (exact integration of
@@ -204,16 +204,15 @@ class LSM(AbstractReservoir):
     an autonomous oscillator, whose phase would be a memory that never fades), plus an Ornstein-Uhlenbeck noise
     current of standard deviation `noise` (default 2.5 nA, correlation time 3 ms). These defaults were tuned for
     spontaneous firing of 5-15 Hz: excitatory 7.3 ± 0.5 Hz, inhibitory 13.3 ± 1.9 Hz, ISI CV 0.86 (10 networks,
-    5 s each, `benchmarks/scratch_lsm.py rates`). The noise makes the default LSM `stochastic`: `run`, `fit` and
+    5 s each, `benchmarks/bench_lsm.py`). The noise makes the default LSM `stochastic`: `run`, `fit` and
     `predict` need a `key`. `background_current=13.5, background_spread=0, noise=0` is Maass's deterministic
     setting (activity only when driven). A suprathreshold deterministic background (e.g. 14.75 ± 1 nA) also
     fires at ~10 Hz, but its regularly firing neurons never forget the initial state.
 
     Independent noise costs computation: classifying jittered spike-train templates from the liquid state, the
-    default (noisy) column is near chance when every trial gets its own noise, and 0.80-1.0 correct when all
-    trials share one noise realisation; Maass's noiseless setting reaches 0.88-1.0 (`benchmarks/scratch_lsm.py
-    classify`). For computing, prefer `noise=0` (with `background_current=13.5, background_spread=0`) or a fixed
-    key.
+    default (noisy) column scores 0.61 on average (chance 0.38) when every trial gets its own noise, and 0.97
+    when all trials share one noise realisation, as does Maass's noiseless setting (`benchmarks/bench_lsm.py`).
+    For computing, prefer `noise=0` (with `background_current=13.5, background_spread=0`) or a fixed key.
 
     **Arguments** (units in brackets):
 
