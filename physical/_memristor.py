@@ -38,7 +38,10 @@ def zhong_node_step(G, V, r, g0, kp, kn, a):
 
 
 def _pos(name, v, *, strict=True):
-    v = float(v)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a number, got {v!r}") from None
     if not np.isfinite(v) or (v <= 0 if strict else v < 0):
         raise ValueError(f"`{name}` must be a finite number {'>' if strict else '>='} 0, got {v}")
     return v
@@ -66,8 +69,8 @@ class MemristorCrossbar(AbstractReservoir):
     crossbar loop and carries the array from ordered to chaotic dynamics (find the crossing with
     `reservoirs.sweep`).
 
-    **Features.** The `n_nodes * mask_length` node currents of the last sample, divided by I_fs, read through
-    `nonideal.read` (read noise) and `nonideal.adc` (full scale [-1, 1]).
+    **Features.** The `n_nodes * mask_length` node currents of the last sample, read through `nonideal.read` (read
+    noise; the same read feeds the crossbar), divided by I_fs, through `nonideal.adc` (full scale [-Kn/Kp, 1]).
 
     **Non-idealities** (`nonideal`, a `NonIdealities`): conductance `levels`/`bits`, programming noise, stuck-at
     faults and drift apply to every crossbar device; `variability` to the crossbar conductances and to each node's
@@ -111,6 +114,7 @@ class MemristorCrossbar(AbstractReservoir):
     g_min: float = eqx.field(static=True)
     g_max: float = eqx.field(static=True)
     kp_nominal: float = eqx.field(static=True)
+    kn_nominal: float = eqx.field(static=True)
     in_size: int = eqx.field(static=True)
     n_nodes: int = eqx.field(static=True)
     mask_length: int = eqx.field(static=True)
@@ -140,8 +144,7 @@ class MemristorCrossbar(AbstractReservoir):
         self.in_size = check_int("in_size", in_size, minimum=1)
         self.n_nodes = check_int("n_nodes", n_nodes, minimum=1)
         self.mask_length = check_int("mask_length", mask_length, minimum=1)
-        if float(gain) < 0 or not np.isfinite(float(gain)):
-            raise ValueError(f"`gain` must be a finite number >= 0, got {gain}")
+        _pos("gain", gain, strict=False)
         _pos("input_scaling", input_scaling)
         _pos("v_max", v_max)
         if not np.isfinite(v_min) or not 0 <= v_min < v_max:
@@ -150,16 +153,20 @@ class MemristorCrossbar(AbstractReservoir):
         _pos("g_max", g_max)
         if g_min >= g_max:
             raise ValueError(f"the conductance range must have `g_min` < `g_max`, got [{g_min}, {g_max}] S")
+        r, g0 = _pos("r", r, strict=False), _pos("g0", g0, strict=False)
         if not 0 <= r < 1:
             raise ValueError(f"`r` (the node's retention factor per step) must be in [0, 1), got {r}")
         if not 0 <= g0 <= 1:
             raise ValueError(f"`g0` (the node's rest conductance, normalised) must be in [0, 1], got {g0}")
-        for name, v in (("kp", kp), ("kn", kn), ("a", a)):
+        _pos("kp", kp)  # Kp > 0: it sets the full-scale current
+        for name, v in (("kn", kn), ("a", a)):
             _pos(name, v, strict=False)
         nonideal = NonIdealities() if nonideal is None else nonideal
         if not isinstance(nonideal, NonIdealities):
             raise ValueError(f"`nonideal` must be a physical.NonIdealities, got {type(nonideal).__name__}")
         dtype = jnp.result_type(float) if dtype is None else jnp.dtype(dtype)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"`dtype` must be a floating dtype, got {dtype}")
         k_w, k_mask, k_prog_p, k_prog_m, k_r, k_a, k_kp, k_kn = jax.random.split(key, 8)
 
         N = self.n_nodes
@@ -185,6 +192,7 @@ class MemristorCrossbar(AbstractReservoir):
         self.input_scaling = jnp.asarray(input_scaling, dtype)
         self.v_min, self.v_max, self.g_min, self.g_max = float(v_min), float(v_max), float(g_min), float(g_max)
         self.kp_nominal = float(kp)
+        self.kn_nominal = float(kn)
         self.nonideal = nonideal
 
     @property
@@ -219,19 +227,23 @@ class MemristorCrossbar(AbstractReservoir):
 
         I_prev = I_last[:, -1]
         currents = []
+        read = I_prev  # the previous pulse's read-out (the same analog read feeds the loop and the readout)
         for k in range(self.mask_length):  # a few pulses per sample: unrolled
             kk = (None, None, None) if keys[k] is None else tuple(jax.random.split(keys[k], 3))
-            v_row = self.nonideal.read(I_prev, kk[0]) / i_fs
+            v_row = read / i_fs
             i_plus = self.nonideal.read(self.G_plus @ v_row, kk[1])
             i_minus = self.nonideal.read(self.G_minus @ v_row, kk[2])
             v = jnp.clip(v_in[:, k] + self.gain * self.r_f * (i_plus - i_minus), -self.v_max, self.v_max)
             G, I_prev = zhong_node_step(G, v, self.r, self.g0, self.kp, self.kn, self.a)
-            currents.append(I_prev)
+            read = self.nonideal.read(I_prev, kk[0])  # read noise on every node-current read
+            currents.append(read)
         return G, jnp.stack(currents, axis=1)
 
     def features(self, state) -> Float[Array, " features"]:
+        """The last sample's node-current reads / I_fs, through the ADC of full scale [-Kn/Kp, 1] (the range of
+        I / I_fs for |V| <= v_max and G in [0, 1])."""
         _, I = state
-        return self.nonideal.adc(I.reshape(-1) / self.full_scale_current, -1.0, 1.0)
+        return self.nonideal.adc(I.reshape(-1) / self.full_scale_current, -self.kn_nominal / self.kp_nominal, 1.0)
 
     def energy_terms(self) -> list[EnergyTerm]:
         """Per input sample: 2 N^2 crossbar MACs (the differential pair) per pulse, at `CROSSBAR_J_PER_MAC`.

@@ -17,8 +17,8 @@ The noise models follow the phase-change-memory statistics of Nandakumar et al. 
 models for deep learning training and inference", IEEE ICECS 2019, as used in IBM's aihwkit) and Joshi et al.
 2020 (Nat. Commun. 11:2473): Gaussian programming noise with a standard deviation in units of the conductance
 range, Gaussian read noise proportional to the conductance, drift g(t) = g(t0) (t / t0)^(-nu) (Ielmini et al.
-2007, IEEE Trans. Electron Devices 54:308) with nu ~ 0.05 for PCM. Converter quantisation is uniform mid-tread
-quantisation of a clipped full-scale range.
+2007, IEEE Trans. Electron Devices 54:308) with nu ~ 0.05 for PCM. Converter quantisation is uniform: 2**bits
+levels including both ends of a clipped full-scale range (so on a symmetric range zero is not a level).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 
 def _nonneg(name, v):
-    if not (isinstance(v, int | float) and v >= 0 and v == v and v != float("inf")):
+    if not (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 and v == v and v != float("inf")):
         raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
     return float(v)
 
@@ -121,7 +121,7 @@ class NonIdealities(eqx.Module):
         self.programming_noise = _nonneg("programming_noise", programming_noise)
         self.variability = _nonneg("variability", variability)
         for name, v in (("stuck_on", stuck_on), ("stuck_off", stuck_off)):
-            if not (isinstance(v, int | float) and 0 <= v <= 1):
+            if not (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1):
                 raise ValueError(f"`{name}` must be a fraction in [0, 1], got {v!r}")
         if stuck_on + stuck_off > 1:
             raise ValueError(f"`stuck_on + stuck_off` must be <= 1, got {stuck_on + stuck_off}")

@@ -171,7 +171,8 @@ def build_reservoir(substrate: str, in_size: int, units: int, gain: float, key, 
     if substrate == "memristor":
         return physical.MemristorCrossbar(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"])
     if substrate == "photonic":
-        extra = {k: d[k] for k in ("nonlinearity", "desync", "theta", "phi0")}
+        extra = {k: d[k] for k in ("nonlinearity", "theta", "phi0")}
+        extra["desync"] = min(d["desync"], units - 1)  # the mismatch must be shorter than the loop
         return physical.PhotonicDelay(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"], **extra)
     raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
 
