@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from reservoirs import AbstractReservoir, spectral_radius
-from reservoirs._checks import RealLike, check_int
+from reservoirs._checks import RealLike, check_int, check_positive
 
 from ._energy import EnergyTerm
 from ._nonideal import NonIdealities
@@ -35,16 +35,6 @@ def zhong_node_step(G, V, r, g0, kp, kn, a):
     G_new = r * G + (1 - r) * g0 + s * (H - G)
     I = G_new * (kp * jnp.maximum(V, 0) ** 3 - kn * jnp.maximum(-V, 0) ** 3)
     return G_new, I
-
-
-def _pos(name, v, *, strict=True):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number, got {v!r}") from None
-    if not np.isfinite(v) or (v <= 0 if strict else v < 0):
-        raise ValueError(f"`{name}` must be a finite number {'>' if strict else '>='} 0, got {v}")
-    return v
 
 
 class MemristorCrossbar(AbstractReservoir):
@@ -144,23 +134,24 @@ class MemristorCrossbar(AbstractReservoir):
         self.in_size = check_int("in_size", in_size, minimum=1)
         self.n_nodes = check_int("n_nodes", n_nodes, minimum=1)
         self.mask_length = check_int("mask_length", mask_length, minimum=1)
-        _pos("gain", gain, strict=False)
-        _pos("input_scaling", input_scaling)
-        _pos("v_max", v_max)
+        check_positive("gain", gain, allow_zero=True)
+        check_positive("input_scaling", input_scaling)
+        check_positive("v_max", v_max)
         if not np.isfinite(v_min) or not 0 <= v_min < v_max:
             raise ValueError(f"`v_min` must be in [0, v_max) = [0, {v_max}) volts, got {v_min}")
-        _pos("g_min", g_min, strict=False)
-        _pos("g_max", g_max)
+        check_positive("g_min", g_min, allow_zero=True)
+        check_positive("g_max", g_max)
         if g_min >= g_max:
             raise ValueError(f"the conductance range must have `g_min` < `g_max`, got [{g_min}, {g_max}] S")
-        r, g0 = _pos("r", r, strict=False), _pos("g0", g0, strict=False)
+        check_positive("r", r, allow_zero=True)
+        check_positive("g0", g0, allow_zero=True)
         if not 0 <= r < 1:
             raise ValueError(f"`r` (the node's retention factor per step) must be in [0, 1), got {r}")
         if not 0 <= g0 <= 1:
             raise ValueError(f"`g0` (the node's rest conductance, normalised) must be in [0, 1], got {g0}")
-        _pos("kp", kp)  # Kp > 0: it sets the full-scale current
+        check_positive("kp", kp)  # Kp > 0: it sets the full-scale current
         for name, v in (("kn", kn), ("a", a)):
-            _pos(name, v, strict=False)
+            check_positive(name, v, allow_zero=True)
         nonideal = NonIdealities() if nonideal is None else nonideal
         if not isinstance(nonideal, NonIdealities):
             raise ValueError(f"`nonideal` must be a physical.NonIdealities, got {type(nonideal).__name__}")

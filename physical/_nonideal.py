@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from reservoirs._checks import is_traced
+
 
 def _nonneg(name, v):
     if not (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 and v == v and v != float("inf")):
@@ -48,6 +50,10 @@ def quantize(x: Array, lo, hi, levels: int) -> Array:
 
     `levels` >= 2; the result takes only the values `lo + k (hi - lo) / (levels - 1)`, k = 0..levels-1.
     """
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+        raise ValueError(f"`levels` must be an integer >= 2, got {levels!r}")
+    if not (is_traced(lo) or is_traced(hi)) and not float(lo) < float(hi):
+        raise ValueError(f"the full-scale range must have `lo` < `hi`, got [{lo}, {hi}]")
     step = (hi - lo) / (levels - 1)
     k = jnp.round((jnp.clip(x, lo, hi) - lo) / step)
     return lo + k * step

@@ -238,3 +238,10 @@ def test_energy_accounting():
     assert physical.energy_per_step(esn).joules == pytest.approx((100 * 10 + 100) * physical.DIGITAL_J_PER_MAC)
     with pytest.raises(ValueError, match="reservoir"):
         physical.energy_per_step("esn")
+
+
+def test_quantize_rejects_bad_levels_and_range():
+    with pytest.raises(ValueError, match="levels"):
+        physical.quantize(jnp.ones(3), 0.0, 1.0, 1)
+    with pytest.raises(ValueError, match="lo"):
+        physical.quantize(jnp.ones(3), 1.0, 0.0, 4)
