@@ -900,7 +900,7 @@ def child(args) -> None:
     t = time.perf_counter()
     r = rc.sweep(esn, x[:-1], x[1:], params=params, lyapunov=True, batch_size=64, progress=spec["progress"])
     dt = time.perf_counter() - t
-    edge = r.edge_of_chaos("gain")
+    edge = r.edge_of_chaos("gain", mode="first")
     best = r.best
     print(
         json.dumps(

@@ -91,11 +91,14 @@ def digital_terms(n_units: int, in_size: int, nnz: int | None = None) -> tuple[E
 
 
 def energy_per_step(reservoir) -> EnergyReport:
-    """Joules per input sample of `reservoir`, with the digital ESN baseline of the same feature count.
+    """Joules per input sample of `reservoir`, with a digital ESN baseline.
 
-    Physical substrates list their operations in `energy_terms()`; an `ESN` is itself digital (its MACs at
-    `DIGITAL_J_PER_MAC`, counting the non-zeros of a sparse W). A `reservoirs.LSM` is costed as synaptic events
-    on Loihi at 10 Hz per neuron (call `lsm.energy_terms(measured_events, chip=...)` for measured activity).
+    Physical substrates list their operations in `energy_terms()` and are compared with a dense digital ESN with
+    as many units as the substrate has features. An `ESN` is itself digital (its MACs at `DIGITAL_J_PER_MAC`,
+    counting the non-zeros of a sparse W); its baseline is the dense ESN with its own number of units (`size`,
+    not `feature_size`, which a quadratic feature map doubles) and inputs (external plus fed-back). A
+    `reservoirs.LSM` is costed as synaptic events on Loihi at 10 Hz per neuron (call
+    `lsm.energy_terms(measured_events, chip=...)` for measured activity).
 
     Example:
         >>> report = energy_per_step(physical.MemristorCrossbar(key=jax.random.key(0)))
@@ -103,12 +106,15 @@ def energy_per_step(reservoir) -> EnergyReport:
     """
     if not isinstance(reservoir, AbstractReservoir):
         raise ValueError(f"`reservoir` must be an AbstractReservoir, got {type(reservoir).__name__}")
-    baseline = digital_terms(reservoir.feature_size, reservoir.in_size)
     if isinstance(reservoir, ESN):
+        # The baseline is a dense ESN of the same number of *units* (not features: a quadratic feature map doubles
+        # the features of the same N units) and the same inputs, so a sparse ESN is compared with its dense twin.
         W = reservoir.W
         nnz = int(np.count_nonzero(np.asarray(W))) if not hasattr(W, "values") else int(np.asarray(W.values).size)
-        terms = digital_terms(reservoir.size, reservoir.in_size + reservoir.feedback_size, nnz)
-        return EnergyReport("ESN (digital)", terms, baseline)
+        n_in = reservoir.in_size + reservoir.feedback_size
+        terms = digital_terms(reservoir.size, n_in, nnz)
+        return EnergyReport("ESN (digital)", terms, digital_terms(reservoir.size, n_in))
+    baseline = digital_terms(reservoir.feature_size, reservoir.in_size)
     if not hasattr(reservoir, "energy_terms"):
         raise ValueError(f"{type(reservoir).__name__} does not declare `energy_terms()`; no energy estimate")
     # Any NamedTuple with the same four fields (the LSM's, which cannot import this package) becomes an EnergyTerm.

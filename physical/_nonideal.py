@@ -23,16 +23,40 @@ levels including both ends of a clipped full-scale range (so on a symmetric rang
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from reservoirs._checks import is_traced
+from reservoirs._checks import RealLike, is_traced
+
+#: An integer as users pass it: a Python int or a NumPy integer scalar (bools are rejected).
+IntLike = int | np.integer
+
+
+def _is_real(v) -> bool:
+    """A real number: Python or NumPy int/float (np.float32(0.1) included), or a 0-d real array; not a bool."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    if isinstance(v, numbers.Real):
+        return True
+    return isinstance(v, np.ndarray | jax.Array) and v.ndim == 0 and v.dtype.kind in "iuf"
+
+
+def _is_int(v) -> bool:
+    if isinstance(v, bool | np.bool_):
+        return False
+    return isinstance(v, numbers.Integral) or (
+        isinstance(v, np.ndarray | jax.Array) and v.ndim == 0 and v.dtype.kind in "iu"
+    )
 
 
 def _nonneg(name, v):
-    if not (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 and v == v and v != float("inf")):
+    if not (_is_real(v) and math.isfinite(float(v)) and float(v) >= 0):
         raise ValueError(f"`{name}` must be a finite number >= 0, got {v!r}")
     return float(v)
 
@@ -40,7 +64,7 @@ def _nonneg(name, v):
 def _bits(name, v):
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 32:
+    if not _is_int(v) or not 1 <= int(v) <= 32:
         raise ValueError(f"`{name}` must be an integer number of bits in [1, 32] or None (ideal), got {v!r}")
     return int(v)
 
@@ -84,6 +108,9 @@ class NonIdealities(eqx.Module):
       range (photodiodes, current sense amplifiers), >= 0.
     - `dac_bits`: resolution of the digital-to-analog converter that writes inputs; None: ideal.
     - `adc_bits`: resolution of the analog-to-digital converter that reads features; None: ideal.
+
+    Numbers may be Python or NumPy scalars (`np.float32(0.1)`, `np.int64(6)`); they are stored as Python floats and
+    ints (static configuration). Bools are rejected: `read_noise=True` is a mistake, not a noise level.
     """
 
     levels: int | None = eqx.field(static=True, default=None)
@@ -102,41 +129,41 @@ class NonIdealities(eqx.Module):
     def __init__(
         self,
         *,
-        levels: int | None = None,
-        bits: int | None = None,
-        programming_noise: float = 0.0,
-        variability: float = 0.0,
-        stuck_on: float = 0.0,
-        stuck_off: float = 0.0,
-        drift_nu: float = 0.0,
-        drift_time: float = 1.0,
-        drift_t0: float = 1.0,
-        read_noise: float = 0.0,
-        detector_noise: float = 0.0,
-        dac_bits: int | None = None,
-        adc_bits: int | None = None,
+        levels: IntLike | None = None,
+        bits: IntLike | None = None,
+        programming_noise: RealLike = 0.0,
+        variability: RealLike = 0.0,
+        stuck_on: RealLike = 0.0,
+        stuck_off: RealLike = 0.0,
+        drift_nu: RealLike = 0.0,
+        drift_time: RealLike = 1.0,
+        drift_t0: RealLike = 1.0,
+        read_noise: RealLike = 0.0,
+        detector_noise: RealLike = 0.0,
+        dac_bits: IntLike | None = None,
+        adc_bits: IntLike | None = None,
     ):
         if levels is not None and bits is not None:
             raise ValueError("give either `levels` or `bits`, not both")
         bits = _bits("bits", bits)
         if bits is not None:
             levels = 2**bits
-        if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 2):
+        if levels is not None and (not _is_int(levels) or int(levels) < 2):
             raise ValueError(f"`levels` must be an integer >= 2 or None (continuous), got {levels!r}")
-        self.levels = levels
+        self.levels = None if levels is None else int(levels)
         self.programming_noise = _nonneg("programming_noise", programming_noise)
         self.variability = _nonneg("variability", variability)
         for name, v in (("stuck_on", stuck_on), ("stuck_off", stuck_off)):
-            if not (isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1):
+            if not (_is_real(v) and 0 <= float(v) <= 1):
                 raise ValueError(f"`{name}` must be a fraction in [0, 1], got {v!r}")
-        if stuck_on + stuck_off > 1:
-            raise ValueError(f"`stuck_on + stuck_off` must be <= 1, got {stuck_on + stuck_off}")
+        if float(stuck_on) + float(stuck_off) > 1:
+            raise ValueError(f"`stuck_on + stuck_off` must be <= 1, got {float(stuck_on) + float(stuck_off)}")
         self.stuck_on, self.stuck_off = float(stuck_on), float(stuck_off)
         self.drift_nu = _nonneg("drift_nu", drift_nu)
         for name, v in (("drift_time", drift_time), ("drift_t0", drift_t0)):
-            if not (isinstance(v, int | float) and 0 < v < float("inf")):
+            if not (_is_real(v) and 0 < float(v) < float("inf")):
                 raise ValueError(f"`{name}` must be a time in seconds > 0, got {v!r}")
-        if drift_time < drift_t0:
+        if float(drift_time) < float(drift_t0):
             raise ValueError(f"`drift_time` must be >= `drift_t0` ({drift_t0} s), got {drift_time}")
         self.drift_time, self.drift_t0 = float(drift_time), float(drift_t0)
         self.read_noise = _nonneg("read_noise", read_noise)

@@ -191,9 +191,10 @@ def memory_capacity_impl(reservoir, u, key, washout: int, n_train: int, max_dela
     targets = _delay_targets(u, max_delay)
     readout = Ridge(alpha)
     state = reservoir.init_state()
-    model = _fit_impl(
+    fitted = _fit_impl(
         reservoir, readout, drive[:n_train], drive[:n_train], targets[:n_train], state, key, washout, 256
     )
+    model = fitted[0] if isinstance(fitted, tuple) else fitted  # `_fit_impl` returns (model, finite)
     y, _ = _predict_impl(model, drive[n_train:], None if key is None else jax.random.fold_in(key, 1))
     yt = targets[n_train:]
     yc = y - y.mean(0)

@@ -11,7 +11,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from . import _linalg
-from ._checks import RealLike, check_int, check_interval, check_positive
+from ._checks import RealLike, check_int, check_interval, check_positive, real_scalar
 from ._reservoir import AbstractReservoir
 
 _ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "identity": lambda z: z}
@@ -58,21 +58,28 @@ def matvec(W: Float[Array, "n n"] | EllMatrix, x: Float[Array, "*batch n"]) -> F
     return x @ W.T
 
 
+def _host_spectral_radius(w):
+    w = np.asarray(w)
+    if w.ndim == 3:
+        return np.array([np.max(np.abs(np.linalg.eigvals(m.astype(np.float64)))) for m in w], dtype=w.dtype)
+    return np.asarray(np.max(np.abs(np.linalg.eigvals(w.astype(np.float64)))), dtype=w.dtype)
+
+
+@jax.jit
+def _spectral_radius(W):
+    return jax.pure_callback(
+        _host_spectral_radius, jax.ShapeDtypeStruct((), W.dtype), W, vmap_method="expand_dims"
+    )
+
+
 def spectral_radius(W: Float[Array, "n n"]) -> Float[Array, ""]:
     """Largest absolute eigenvalue of a square matrix, computed by LAPACK (`numpy.linalg.eigvals`) on the host.
 
-    A `jax.pure_callback`, so that it works on every backend (JAX's own `eig` is CPU-only) and under `vmap`.
+    A `jax.pure_callback`, so that it works on every backend (JAX's own `eig` is CPU-only) and under `vmap`. The
+    callback is one module-level function behind one `jax.jit`, so building many ESNs of the same size compiles it
+    once (a fresh closure per call used to compile it again for every `ESN(...)`).
     """
-
-    def _host(w):
-        w = np.asarray(w)
-        if w.ndim == 3:
-            return np.array([np.max(np.abs(np.linalg.eigvals(m.astype(np.float64)))) for m in w], dtype=w.dtype)
-        return np.asarray(np.max(np.abs(np.linalg.eigvals(w.astype(np.float64)))), dtype=w.dtype)
-
-    return jax.pure_callback(
-        _host, jax.ShapeDtypeStruct((), W.dtype), W, vmap_method="expand_dims"
-    )
+    return _spectral_radius(jnp.asarray(W))
 
 
 def _normalise(W):
@@ -159,6 +166,16 @@ class ESN(AbstractReservoir):
         sparse: bool | None = None,
         dtype=None,
     ):
+        """Draw the weights (the arguments are described in the class docstring); every hyperparameter is
+        checked here, and a bad one raises a `ValueError` that names it and its allowed range.
+
+        Example:
+            >>> import jax, jax.numpy as jnp, reservoirs as rc
+            >>> esn = rc.ESN(1, 200, gain=0.95, leak=0.3, key=jax.random.key(0))
+            >>> state, features = rc.run(esn, jnp.sin(jnp.arange(100.0) / 5))
+            >>> features.shape
+            (100, 200)
+        """
         in_size = check_int("in_size", in_size, minimum=0)
         _check_choice("topology", topology, ("normal", "orthogonal"))
         if topology == "orthogonal" and connectivity != 1.0:
@@ -303,20 +320,37 @@ class ESN(AbstractReservoir):
             return jnp.concatenate([state, state**2])
         return state
 
+    def check_leaf(self, name: str, value) -> None:
+        """Reject a value of the scalar leaf `name` that the constructor would reject (used by `sweep`, which
+        replaces leaves without calling `__init__`): `gain` > 0, `leak` in (0, 1], scalings >= 0."""
+        if name in _SCALAR_RULES:
+            _check_scalar(name, value)
+
+
+#: The constraint on each scalar hyperparameter leaf, shared by the constructors and `ESN.check_leaf` (a sweep).
+_SCALAR_RULES: dict[str, tuple[Callable, dict]] = {
+    "gain": (check_positive, {}),
+    "leak": (check_interval, {"low": 0.0, "high": 1.0, "low_open": True, "high_open": False}),
+    "input_scaling": (check_positive, {"allow_zero": True}),
+    "bias_scaling": (check_positive, {"allow_zero": True}),
+    "feedback_scaling": (check_positive, {"allow_zero": True}),
+}
+
+
+def _check_scalar(name: str, value) -> None:
+    if value is None:
+        raise ValueError(f"`{name}` must be a real number, got None")
+    fn, kwargs = _SCALAR_RULES[name]
+    fn(name, value, **kwargs)
+
 
 def _scalars(dtype, gain, leak, input_scaling, bias_scaling, feedback_scaling) -> dict:
-    check_positive("gain", gain)
-    check_interval("leak", leak, 0.0, 1.0, low_open=True, high_open=False)
-    check_positive("input_scaling", input_scaling, allow_zero=True)
-    check_positive("bias_scaling", bias_scaling, allow_zero=True)
-    check_positive("feedback_scaling", feedback_scaling, allow_zero=True)
-    return dict(
-        gain=jnp.asarray(gain, dtype),
-        leak=jnp.asarray(leak, dtype),
-        input_scaling=jnp.asarray(input_scaling, dtype),
-        bias_scaling=jnp.asarray(bias_scaling, dtype),
-        feedback_scaling=jnp.asarray(feedback_scaling, dtype),
-    )
+    values = dict(gain=gain, leak=leak, input_scaling=input_scaling, bias_scaling=bias_scaling,
+                  feedback_scaling=feedback_scaling)
+    for name, value in values.items():
+        _check_scalar(name, value)
+    # `real_scalar` also rejects a value that overflows the dtype (1e39 in float32 is inf: NaN weights).
+    return {name: real_scalar(name, value, dtype) for name, value in values.items()}
 
 
 def _check_choice(name, value, choices):

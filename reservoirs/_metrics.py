@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Bool, Float
 
-from ._checks import RealLike, as_series, check_positive
+from ._checks import RealLike, as_series, check_positive, is_traced
 
 
 def _pair(y_true, y_pred):
@@ -17,11 +20,40 @@ def _pair(y_true, y_pred):
     return y_true, y_pred
 
 
+def _sigma(sigma, dim: int, dtype) -> Array:
+    """A per-output normaliser: a positive scalar (broadcast) or `dim` positive values."""
+    s = jnp.asarray(sigma)
+    if jnp.issubdtype(s.dtype, jnp.complexfloating) or not jnp.issubdtype(s.dtype, jnp.number):
+        raise ValueError(f"`sigma` must be real and > 0, got dtype {s.dtype}")
+    s = s.reshape(-1)
+    if s.shape[0] == 1:
+        s = jnp.broadcast_to(s, (dim,))
+    if s.shape[0] != dim:
+        raise ValueError(f"`sigma` must be a scalar or have {dim} components (one per output), got {s.shape[0]}")
+    if not is_traced(s):
+        v = np.asarray(s)
+        if not np.all(np.isfinite(v) & (v > 0)):
+            raise ValueError(f"`sigma` must be finite and > 0 for every output, got {v.tolist()}")
+    return s.astype(dtype)
+
+
+def _check_spread(spread, what: str, hint: str) -> None:
+    """Raise when a normaliser computed from `y_true` is zero (a constant target)."""
+    if is_traced(spread):
+        return
+    v = np.atleast_1d(np.asarray(spread))
+    if np.any(v <= 0):
+        bad = np.flatnonzero(v <= 0).tolist()
+        where = f" in output(s) {bad}" if v.size > 1 else ""
+        raise ValueError(f"`y_true` has zero {what}{where} (a constant target): the NRMSE is undefined; {hint}")
+
+
 def nrmse(
     y_true: Float[ArrayLike, "time ..."],
     y_pred: Float[ArrayLike, "time_pred ..."],
     *,
     norm: str = "std",
+    sigma: ArrayLike | Sequence[float] | None = None,
 ) -> Float[Array, ""]:
     r"""Normalised root-mean-square error.
 
@@ -32,17 +64,39 @@ def nrmse(
       \sum_t\lVert y_t - \bar y\rVert^2}$ (Gauthier et al. 2021).
     - `norm="range"`: RMSE / (max - min), the default of ReservoirPy's `nrmse`; values are *not* comparable with
       the σ-normalised ones (for a sine wave the range is 2√2 σ).
+
+    `sigma` (with `norm="std"` only): the per-output normaliser σ_i to use instead of the std of `y_true`, a
+    positive scalar or one positive value per output. Pass the training data's std when the test window is short
+    (it under-estimates the attractor's spread) or constant.
+
+    A `y_true` with a single time step, or with zero spread (a constant target, where the normaliser is 0 and the
+    result would be inf or NaN), raises a `ValueError` unless `sigma` is given.
     """
+    if norm not in ("std", "total", "range"):
+        raise ValueError(f"`norm` must be one of ('std', 'total', 'range'), got {norm!r}")
+    if sigma is not None and norm != "std":
+        raise ValueError(f"`sigma` is the normaliser of norm='std'; it cannot be combined with norm={norm!r}")
     y_true, y_pred = _pair(y_true, y_pred)
     err = y_pred - y_true
+    if sigma is not None:
+        s = _sigma(sigma, y_true.shape[1], err.dtype)
+        return jnp.sqrt(jnp.mean((err / s) ** 2))
+    if y_true.shape[0] < 2:
+        raise ValueError(
+            "`y_true` has a single time step: its spread, the NRMSE's normaliser, is undefined; pass `sigma=` "
+            "(e.g. the training data's standard deviation)"
+        )
     if norm == "std":
-        sigma = jnp.std(y_true, axis=0)
-        return jnp.sqrt(jnp.mean((err / sigma) ** 2))
+        s = jnp.std(y_true, axis=0)
+        _check_spread(s, "variance", "pass `sigma=` (e.g. the training data's standard deviation)")
+        return jnp.sqrt(jnp.mean((err / s) ** 2))
     if norm == "total":
-        return jnp.sqrt(jnp.sum(err**2) / jnp.sum((y_true - jnp.mean(y_true, axis=0)) ** 2))
-    if norm == "range":
-        return jnp.sqrt(jnp.mean(err**2)) / (jnp.max(y_true) - jnp.min(y_true))
-    raise ValueError(f"`norm` must be one of ('std', 'total', 'range'), got {norm!r}")
+        tot = jnp.sum((y_true - jnp.mean(y_true, axis=0)) ** 2)
+        _check_spread(tot, "variance", "pass `sigma=` with norm='std'")
+        return jnp.sqrt(jnp.sum(err**2) / tot)
+    rng = jnp.max(y_true) - jnp.min(y_true)
+    _check_spread(rng, "range", "pass `sigma=` with norm='std'")
+    return jnp.sqrt(jnp.mean(err**2)) / rng
 
 
 def forecast_error(
@@ -52,6 +106,14 @@ def forecast_error(
     return jnp.sqrt(jnp.mean(((y_pred - y_true) / sigma) ** 2, axis=1))
 
 
+class VPTResult(NamedTuple):
+    """`valid_prediction_time(..., return_capped=True)`: the VPT in Lyapunov times, and `capped`: True when the
+    error never exceeded the threshold, so `value` is the window's full horizon and only a *lower bound*."""
+
+    value: Float[Array, ""]
+    capped: Bool[Array, ""]
+
+
 def valid_prediction_time(
     y_true: Float[ArrayLike, "time ..."],
     y_pred: Float[ArrayLike, "time_pred ..."],
@@ -59,23 +121,35 @@ def valid_prediction_time(
     dt: RealLike,
     lyapunov_time: RealLike,
     threshold: RealLike = 0.4,
-    sigma: Float[ArrayLike, " dim"] | None = None,
-) -> Float[Array, ""]:
+    sigma: ArrayLike | Sequence[float] | None = None,
+    return_capped: bool = False,
+) -> Float[Array, ""] | VPTResult:
     r"""Valid prediction time in Lyapunov times (Pathak et al. 2018, PRL 120:024102; Vlachas et al. 2020).
 
     The first time at which $e(t) = \sqrt{\mathrm{mean}_i ((\hat y_i(t) - y_i(t))/\sigma_i)^2}$ exceeds
     `threshold`, times `dt / lyapunov_time`. `outputs[0]` is taken to be one step (`dt`) after the start, so a
     forecast that fails at its first step has VPT = 0 and one that never exceeds the threshold returns the full
-    horizon `len * dt / lyapunov_time` (a lower bound: the window was too short). NaN in `y_pred` (a diverged
-    run) counts as above threshold.
+    horizon `len * dt / lyapunov_time` (a lower bound: the window was too short; `return_capped=True` says so).
+    NaN in `y_pred` (a diverged run) counts as above threshold.
 
     **Arguments:**
 
     - `dt`: time between samples, in the system's time units (> 0).
     - `lyapunov_time`: 1 / largest Lyapunov exponent, same units (> 0). Lorenz-63: 1.104.
     - `threshold`: default 0.4 (configurable).
-    - `sigma`: per-component standard deviation of the attractor. Pass the training data's, since a short
-      test window under-estimates it; defaults to the std of `y_true`.
+    - `sigma`: per-component standard deviation of the attractor (> 0). Pass the training data's, since a short
+      test window under-estimates it; defaults to the std of `y_true` (which must then not be constant).
+    - `return_capped`: return a `VPTResult(value, capped)` instead of the value alone; `capped` is True when the
+      error stayed below the threshold over the whole window (the VPT equals the horizon and is a lower bound).
+      Default False (the value alone).
+
+    Example:
+        >>> import numpy as np, reservoirs as rc
+        >>> truth = np.sin(np.arange(100) * 0.1)[:, None]
+        >>> vpt, capped = rc.valid_prediction_time(truth, truth + 0.01, dt=0.1, lyapunov_time=1.0,
+        ...                                        return_capped=True)
+        >>> print(f"VPT {'>=' if capped else '='} {float(vpt):.1f} Lyapunov times")
+        VPT >= 10.0 Lyapunov times
     """
     check_positive("dt", dt)
     check_positive("lyapunov_time", lyapunov_time)
@@ -86,14 +160,20 @@ def valid_prediction_time(
         y_pred = y_pred[:, None]
     if y_pred.shape != y_true.shape:
         raise ValueError(f"`y_pred` must have the shape of `y_true` {y_true.shape}, got {y_pred.shape}")
-    sigma = jnp.std(y_true, axis=0) if sigma is None else jnp.asarray(sigma).reshape(-1)
-    if sigma.shape[0] != y_true.shape[1]:
-        raise ValueError(f"`sigma` must have {y_true.shape[1]} components, got {sigma.shape[0]}")
+    if sigma is None:
+        if y_true.shape[0] < 2:
+            raise ValueError("`y_true` has a single time step: pass `sigma=` (the training data's std)")
+        sigma = jnp.std(y_true, axis=0)
+        _check_spread(sigma, "variance", "pass `sigma=` (the training data's standard deviation)")
+    else:
+        sigma = _sigma(sigma, y_true.shape[1], y_true.dtype)
     e = forecast_error(y_true, y_pred, sigma)
     bad = ~(e <= threshold)  # NaN counts as bad
     n = y_true.shape[0]
-    first = jnp.where(jnp.any(bad), jnp.argmax(bad), n)
-    return first * dt / lyapunov_time
+    capped = ~jnp.any(bad)
+    first = jnp.where(capped, n, jnp.argmax(bad))
+    vpt = first * dt / lyapunov_time
+    return VPTResult(vpt, capped) if return_capped else vpt
 
 
 def mean_and_spread(values) -> dict:

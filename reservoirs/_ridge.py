@@ -10,14 +10,22 @@ intercept stay unpenalised: the ridge is applied to the centred Gram, and the bi
 from __future__ import annotations
 
 import abc
+import dataclasses
+import warnings
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from . import _linalg
-from ._checks import RealLike, check_int, check_interval, check_positive
+from ._checks import RealLike, check_int, check_interval, check_positive, is_traced
+
+
+class AlphaGridEdgeWarning(UserWarning):
+    """`RidgeCV` chose the smallest or the largest ridge parameter of its grid: the validation optimum may lie
+    outside the grid, so the chosen alpha is only the best *of the grid*. Widen the grid on that side."""
 
 
 class GramStats(eqx.Module):
@@ -272,6 +280,10 @@ class RidgeCV(AbstractReadout):
     - `folds`: 1 for a holdout (the last `holdout` fraction of the samples validates), or k >= 2 for k-fold.
     - `holdout`: validation fraction for `folds=1`, in (0, 1). Default 0.2.
     - `input_passthrough`, `fit_intercept`: as in `Ridge`.
+    - `warn_at_edge`: warn (`AlphaGridEdgeWarning`) when the chosen alpha is the smallest (other than 0) or the
+      largest of the grid, where the true optimum may lie outside it. Default True. Inside `jit` the warning comes
+      from a `jax.debug.callback` after each fit; `sweep` turns it off per configuration and warns once, with a
+      count, instead.
 
     The fitted result is a `Ridge` whose `path` holds the alphas and their normalised validation MSE.
     """
@@ -281,6 +293,7 @@ class RidgeCV(AbstractReadout):
     holdout: float = eqx.field(static=True)
     input_passthrough: bool = eqx.field(static=True)
     fit_intercept: bool = eqx.field(static=True)
+    warn_at_edge: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -290,6 +303,7 @@ class RidgeCV(AbstractReadout):
         holdout: float = 0.2,
         input_passthrough: bool = False,
         fit_intercept: bool = True,
+        warn_at_edge: bool = True,
     ):
         if alphas is None:
             alphas = jnp.logspace(-14, 1, 20)
@@ -304,6 +318,11 @@ class RidgeCV(AbstractReadout):
         self.holdout = float(holdout)
         self.input_passthrough = bool(input_passthrough)
         self.fit_intercept = bool(fit_intercept)
+        self.warn_at_edge = bool(warn_at_edge)
+
+    def quiet(self) -> "RidgeCV":
+        """The same strategy with `warn_at_edge=False` (for sweeps, which report the edge once, with a count)."""
+        return dataclasses.replace(self, warn_at_edge=False)
 
     @property
     def out_size(self) -> int:
@@ -333,7 +352,13 @@ class RidgeCV(AbstractReadout):
                 e, t = _path_errors(prep(train), stats[k], alphas)
                 sse, tot = sse + e, tot + t
         errors = sse / jnp.where(tot > 0, tot, 1.0)
-        best = alphas[jnp.argmin(errors)]
+        i_best = jnp.argmin(errors)
+        best = alphas[i_best]
+        if self.warn_at_edge:
+            if is_traced(errors):
+                jax.debug.callback(_warn_alpha_edge, i_best, alphas, errors)
+            else:
+                _warn_alpha_edge(i_best, alphas, errors)
         ridge = Ridge(0.0, input_passthrough=self.input_passthrough, fit_intercept=self.fit_intercept)
         ridge = eqx.tree_at(
             lambda r: (r.alpha, r.path), ridge, (best, RidgePath(alphas, errors)), is_leaf=lambda x: x is None
@@ -342,3 +367,47 @@ class RidgeCV(AbstractReadout):
 
     def __call__(self, z):
         raise ValueError("a RidgeCV is a fitting strategy: pass it to `reservoirs.fit`, which returns a fitted Ridge")
+
+
+def alpha_edge(index, alphas, errors=None) -> str | None:
+    """`"smallest"` or `"largest"` if `alphas[index]` is at that edge of the grid, else None (concrete values).
+
+    A grid of one value has no edge; the smallest edge does not count when it is 0 (no smaller ridge exists), nor
+    does a choice whose validation error is not finite.
+    """
+    a = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    i = int(index)
+    if a.size < 2 or np.ptp(a) == 0:
+        return None
+    if errors is not None and not np.isfinite(np.asarray(errors).reshape(-1)[i]):
+        return None
+    if a[i] == a.max():
+        return "largest"
+    if a[i] == a.min() and a[i] > 0:
+        return "smallest"
+    return None
+
+
+def alpha_edge_advice(edge: str, alphas) -> str:
+    """The sentence that says which edge and suggests a wider grid (three more decades on that side)."""
+    a = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    lo = a[a > 0].min() if np.any(a > 0) else 1e-14
+    lo_exp, hi_exp = np.log10(lo), np.log10(a.max())
+    if edge == "largest":
+        hi_exp += 3
+        side = "above"
+    else:
+        lo_exp -= 3
+        side = "below"
+    n = a.size + 6
+    return (
+        f"RidgeCV chose the {edge} alpha of its grid ({a.min() if edge == 'smallest' else a.max():.3g}): the "
+        f"validation optimum may lie {side} the grid; widen it, e.g. "
+        f"RidgeCV(jnp.logspace({lo_exp:.3g}, {hi_exp:.3g}, {n}))"
+    )
+
+
+def _warn_alpha_edge(index, alphas, errors) -> None:
+    edge = alpha_edge(index, alphas, errors)
+    if edge is not None:
+        warnings.warn(alpha_edge_advice(edge, alphas), AlphaGridEdgeWarning, stacklevel=3)

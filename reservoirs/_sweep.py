@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
-from ._checks import RealLike, check_int, check_key, check_reservoir
+from ._checks import RealLike, check_int, check_key, check_leaf, check_reservoir
 from ._diagnostics import lyapunov_impl, memory_capacity_impl
 from ._model import _drive_inputs, _fit_impl, _predict_impl, prepare_task
 from ._reservoir import AbstractReservoir
-from ._ridge import AbstractReadout
+from ._ridge import AbstractReadout, AlphaGridEdgeWarning, RidgeCV, alpha_edge, alpha_edge_advice
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class SweepResult:
     - `lyapunov`: largest conditional Lyapunov exponent per step (or None if not computed).
     - `memory_capacity`: Jaeger's short-term memory capacity (or None).
     - `diverged`: True where the configuration produced NaN/inf (reported; the other configurations are kept).
+    - `info`: how the sweep ran (`n_train`, `n_test`, `washout`, `batch_size`, `devices`), what it swept
+      (`reservoir`: the class name, `units`: N, `features`, `task`: the name passed to `sweep`, or None) and, with a
+      `RidgeCV` readout, `alpha`: the ridge parameter chosen per configuration.
     """
 
     params: dict[str, np.ndarray]
@@ -77,24 +81,49 @@ class SweepResult:
         r["diverged"] = bool(self.diverged[i])
         return r
 
-    def edge_of_chaos(self, param: str = "gain") -> float | np.ndarray | None:
-        """Value of `param` at which the largest exponent first crosses zero from below (linear interpolation).
+    def edge_of_chaos(self, param: str = "gain", *, mode: str = "sustained") -> float | np.ndarray | None:
+        """Value of `param` at which the largest conditional exponent crosses zero upwards (ordered -> chaotic),
+        linearly interpolated between the two sweep points around the crossing.
 
-        For a 1-D sweep, a float (None if there is no crossing); for a 2-D grid, one value per value of the other
-        parameter (NaN where there is no crossing).
+        The exponent of a driven reservoir need not be monotonic in the gain: it can turn positive, fall back below
+        zero (a window of order) and turn positive again. `mode` says which upward crossing to report:
+
+        - `"sustained"` (default): the smallest value above which the exponent stays >= 0 for the rest of the
+          sweep, i.e. the last upward crossing, provided the exponent does not fall back below zero after it.
+          None when the sweep ends in order (the last point is negative), so a transient excursion into chaos is
+          never reported as the edge.
+        - `"first"`: the first upward crossing (what earlier versions reported).
+        - `"last"`: the last upward crossing, even if the exponent falls back below zero after it.
+
+        Points whose exponent is not finite (diverged configurations) are skipped. A sweep whose exponents are all
+        positive or all negative has no crossing: None. For a 1-D sweep, a float or None; for a 2-D grid, one
+        value per value of the other parameter (NaN where there is none). `to_dict()["edge_of_chaos"]` uses the
+        default mode.
         """
+        if mode not in _EDGE_MODES:
+            raise ValueError(f"`mode` must be one of {_EDGE_MODES}, got {mode!r}")
         if self.lyapunov is None:
             raise ValueError("this sweep did not compute Lyapunov exponents (`lyapunov=False`)")
         if param not in self.params:
             raise ValueError(f"`param` must be one of the swept parameters {self.names}, got {param!r}")
         if len(self.shape) == 1:
-            return _zero_crossing(self.params[param], self.lyapunov)
+            return _zero_crossing(self.params[param], self.lyapunov, mode)
         axis = self.names.index(param)
         lam = self.lyapunov.reshape(self.shape)
         p = self.params[param].reshape(self.shape)
         lam, p = np.moveaxis(lam, axis, -1), np.moveaxis(p, axis, -1)
-        out = [_zero_crossing(p[i], lam[i]) for i in range(lam.shape[0])]
+        out = [_zero_crossing(p[i], lam[i], mode) for i in range(lam.shape[0])]
         return np.array([np.nan if v is None else v for v in out])
+
+    def default_title(self) -> str:
+        """The default figure title, from what the sweep recorded in `info`: task, reservoir, N and the number of
+        configurations, e.g. "mackey-glass: ESN (N = 200), sweep of gain (64 configurations)"."""
+        info = self.info
+        who = info.get("reservoir", "reservoir")
+        if info.get("units") is not None:
+            who += f" (N = {info['units']})"
+        head = f"{info['task']}: {who}" if info.get("task") else who
+        return f"{head}, sweep of {' x '.join(self.names)} ({len(self)} configurations)"
 
     def to_dict(self) -> dict:
         d = {k: v.tolist() for k, v in self.params.items()}
@@ -144,12 +173,15 @@ class SweepResult:
             lines.append("  ".join(f"{r[c]:>15.4g}" for c in cols) + f"  {note}")
         return "\n".join(lines)
 
-    def plot(self, path: str | Path | None = None):
+    def plot(self, path: str | Path | None = None, *, title: str | None = None):
         """Exponent, memory capacity and error against gain with the edge of chaos marked (1-D), or a phase
-        diagram of the exponent and the error (2-D). Returns the matplotlib Figure; saves it if `path` is given."""
+        diagram of the exponent and the error (2-D). Returns the matplotlib Figure; saves it if `path` is given.
+
+        `title`: the figure title; default `self.default_title()` (task, reservoir, N, number of configurations).
+        Unevenly spaced values (e.g. log-spaced gains) get a log axis, or a categorical one."""
         from ._plot import plot_sweep
 
-        fig = plot_sweep(self)
+        fig = plot_sweep(self, title=title)
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
@@ -159,17 +191,27 @@ def _nan_to_none(a) -> list:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(a, dtype=float)]
 
 
-def _zero_crossing(x, y) -> float | None:
+_EDGE_MODES = ("sustained", "first", "last")
+
+
+def _zero_crossing(x, y, mode: str = "sustained") -> float | None:
+    """The upward zero crossing of y(x) that `mode` selects (see `SweepResult.edge_of_chaos`), interpolated."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
-    order = np.argsort(x)
+    order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     ok = np.isfinite(y)
     x, y = x[ok], y[ok]
-    for i in range(len(x) - 1):
-        if y[i] < 0 <= y[i + 1]:
-            return float(x[i] + (0 - y[i]) * (x[i + 1] - x[i]) / (y[i + 1] - y[i]))
-    return None
+    up = [i for i in range(len(x) - 1) if y[i] < 0 <= y[i + 1]]
+    if not up:
+        return None
+    if mode == "first":
+        i = up[0]
+    else:
+        i = up[-1]
+        if mode == "sustained" and np.any(y[i + 1 :] < 0):
+            return None
+    return float(x[i] + (0 - y[i]) * (x[i + 1] - x[i]) / (y[i + 1] - y[i]))
 
 
 def _to_host(a) -> np.ndarray:
@@ -196,11 +238,12 @@ def _evaluate(reservoir, names, values, data, key, cfg):
                                           for i, n in enumerate(names)])
     train_in, train_tgt, test_in, test_tgt, drive, mc_input = data
     out = {}
-    model = _fit_impl(res, cfg["readout"], drive, train_in, train_tgt, res.init_state(), key, cfg["washout"],
+    fitted = _fit_impl(res, cfg["readout"], drive, train_in, train_tgt, res.init_state(), key, cfg["washout"],
                       cfg["chunk"])
+    model, finite = fitted if isinstance(fitted, tuple) else (fitted, jnp.asarray(True))
     y, _ = _predict_impl(model, test_in, None if key is None else jax.random.fold_in(key, 1))
     err = _sigma_nrmse(y, test_tgt)
-    bad = ~jnp.isfinite(err) | ~jnp.all(jnp.isfinite(model.readout.weights))
+    bad = ~jnp.isfinite(err) | ~jnp.all(jnp.isfinite(model.readout.weights)) | ~finite
     if cfg["lyapunov"]:
         lam = lyapunov_impl(res, drive[: cfg["lyapunov_steps"]], res.init_state(), key, cfg["washout"], 1,
                             cfg["tangent_key"])[0]
@@ -210,6 +253,8 @@ def _evaluate(reservoir, names, values, data, key, cfg):
         mc = memory_capacity_impl(res, mc_input, None if key is None else jax.random.fold_in(key, 2),
                                   cfg["mc_washout"], cfg["mc_train"], cfg["mc_delays"], cfg["mc_alpha"])
         out["memory_capacity"] = mc.total
+    if cfg["report_alpha"]:
+        out["alpha"] = model.readout.alpha
     out["nrmse"] = jnp.where(bad, jnp.nan, err)
     out["diverged"] = bad
     return out
@@ -220,6 +265,28 @@ def _evaluate_batch(reservoir, names, values, data, key, cfg):
     return jax.vmap(lambda v: _evaluate(reservoir, names, v, data, key, cfg))(values)
 
 
+def _warn_alpha_edges(grid, chosen, diverged) -> None:
+    """One `AlphaGridEdgeWarning` for a sweep, counting the configurations whose alpha sat at an edge."""
+    grid = np.asarray(grid, dtype=np.float64)
+    counts: dict[str, int] = {}
+    for a, bad in zip(np.asarray(chosen, dtype=np.float64), diverged, strict=True):
+        if bad or not np.isfinite(a):
+            continue
+        edge = alpha_edge(int(np.argmin(np.abs(grid - a))), grid)
+        if edge is not None:
+            counts[edge] = counts.get(edge, 0) + 1
+    for edge, k in counts.items():
+        warnings.warn(f"{alpha_edge_advice(edge, grid)} [in {k} of {len(chosen)} sweep configurations]",
+                      AlphaGridEdgeWarning, stacklevel=3)
+
+
+def _real_values(name, vals) -> np.ndarray:
+    a = np.asarray(vals)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"`params[{name!r}]` must be an array of real numbers, got dtype {a.dtype}")
+    return a.astype(np.float64).reshape(-1)
+
+
 def _parse_params(reservoir, params, grid):
     if not params:
         raise ValueError("`params` must name at least one parameter to sweep, e.g. {'gain': jnp.linspace(0.1, 2, 64)}")
@@ -228,9 +295,18 @@ def _parse_params(reservoir, params, grid):
         leaf = getattr(reservoir, name, None) if isinstance(name, str) else None
         if leaf is None or not eqx.is_array(leaf) or jnp.ndim(leaf) != 0:
             raise ValueError(f"`params` key {name!r} must name a scalar array leaf of the reservoir (e.g. 'gain')")
-        v = np.asarray(vals, dtype=np.float64).reshape(-1)
+        v = _real_values(name, vals)
         if v.size < 1 or not np.all(np.isfinite(v)):
             raise ValueError(f"`params[{name!r}]` must be a non-empty array of finite values")
+        # The sweep replaces leaves without calling the constructor: apply the constructor's own checks up front,
+        # before anything is traced (a negative gain or a leak of 1.5 would otherwise run, silently).
+        for x in np.unique(v):
+            try:
+                check_leaf(reservoir, name, float(x))
+            except ValueError as e:
+                raise ValueError(
+                    f"`params[{name!r}]` holds {x:g}, which {type(reservoir).__name__} does not accept: {e}"
+                ) from None
         names.append(name)
         arrays.append(v)
     if len(names) > 1 and grid:
@@ -263,6 +339,7 @@ def sweep(
     batch_size: int = 64,
     progress: bool = True,
     devices=None,
+    task: str | None = None,
 ) -> SweepResult:
     """Sweep scalar hyperparameters (the gain, the leak, the input scaling, ...) of any reservoir over a task.
 
@@ -291,6 +368,23 @@ def sweep(
     - `lyapunov_steps`: training steps used for the exponent (default: all of them).
     - `key`: PRNG key (noise of stochastic substrates, and the memory-capacity input).
     - `batch_size`: configurations per compiled call. Default 64.
+    - `task`: a name for the task (e.g. "mackey-glass"), kept in `SweepResult.info` for titles and reports.
+
+    Every swept value is checked up front with the reservoir's own constructor checks (`ESN`: gain > 0, leak in
+    (0, 1], ...; see `reservoirs._checks.check_leaf`): a value the constructor would reject raises a `ValueError`
+    naming the parameter and the allowed range, before anything is compiled. With a `RidgeCV` readout, the alpha
+    chosen per configuration is kept in `info["alpha"]`, and one `AlphaGridEdgeWarning` (with a count) says if it
+    sat at an edge of the grid.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, reservoirs as rc
+        >>> x = jnp.sin(jnp.arange(600.0) / 7)
+        >>> esn = rc.ESN(1, 30, leak=0.5, key=jax.random.key(0))
+        >>> result = rc.sweep(esn, x[:-1], x[1:], gains=jnp.linspace(0.2, 2.0, 4), progress=False)
+        >>> result.shape, result.lyapunov.shape
+        ((4,), (4,))
+        >>> print(result.table())  # doctest: +SKIP
+        >>> fig = result.plot("sweep.png")  # doctest: +SKIP
     """
     check_reservoir(reservoir)
     if gains is not None:
@@ -314,6 +408,11 @@ def sweep(
     if lyapunov and not washout < lyapunov_steps <= n_train:
         raise ValueError(f"`lyapunov_steps` must be in ({washout}, {n_train}], got {lyapunov_steps}")
     check_key(reservoir, key)
+    if task is not None and not isinstance(task, str):
+        raise ValueError(f"`task` must be a string or None, got {task!r}")
+    report_alpha = isinstance(readout, RidgeCV)
+    if report_alpha:
+        readout = readout.quiet()  # no warning per configuration from inside the compiled batch: one, below
     if memory_capacity and reservoir.in_size < 1:
         raise ValueError("`memory_capacity=True` needs a reservoir with an input (in_size >= 1)")
 
@@ -335,6 +434,7 @@ def sweep(
         "mc_train": int(round(0.75 * mc_steps)),
         "mc_delays": min(2 * reservoir.feature_size, 400),
         "mc_alpha": 1e-10,
+        "report_alpha": report_alpha,
     }
     data = (train_in, train_tgt, test_in, test_tgt, drive, mc_input)
 
@@ -351,9 +451,9 @@ def sweep(
     batches = range(0, n, bs)
     it = batches
     if progress:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        it = tqdm(batches, total=len(batches), desc=f"sweep {' x '.join(names)} ({n} configs)", unit="batch")
+        it = progress_bar(batches, total=len(batches), desc=f"sweep {' x '.join(names)} ({n} configs)", unit="batch")
     outs: dict[str, list] = {}
     for start in it:
         chunk = values[start : start + bs]
@@ -367,7 +467,22 @@ def sweep(
         for k, a in res.items():
             outs.setdefault(k, []).append(_to_host(a)[: bs - pad])
     out = {k: np.concatenate(v) for k, v in outs.items()}
-    info = {"n_train": n_train, "n_test": n_test, "washout": washout, "batch_size": bs, "devices": n_dev}
+    size = getattr(reservoir, "size", None)
+    info = {
+        "n_train": n_train,
+        "n_test": n_test,
+        "washout": washout,
+        "batch_size": bs,
+        "devices": n_dev,
+        "reservoir": type(reservoir).__name__,
+        "units": int(size) if isinstance(size, int | np.integer) else int(reservoir.feature_size),
+        "features": int(reservoir.feature_size),
+        "task": task,
+    }
+    if "alpha" in out:
+        chosen = out.pop("alpha")
+        info["alpha"] = chosen.tolist()
+        _warn_alpha_edges(readout.alphas, chosen, out["diverged"].astype(bool))
     return SweepResult(
         params={name: values[:, i] for i, name in enumerate(names)},
         shape=shape,

@@ -163,3 +163,108 @@ def test_run_rejects_bad_inputs():
         rc.run(esn, jnp.ones((5, 3)))
     with pytest.raises(ValueError, match="NaN"):
         rc.run(esn, jnp.full((5, 2), jnp.nan))
+
+
+# --------------------------------------------------------------------------------- validation (issue 10)
+
+
+@pytest.fixture
+def without_runtime_typechecks():
+    """What a user sees: the test suite's jaxtyping hook would reject a str gain (TypeCheckError) before `ESN`
+    itself can; users run without it."""
+    import jaxtyping
+
+    old = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    yield
+    jaxtyping.config.update("jaxtyping_disable", old)
+
+
+@pytest.mark.parametrize("gain", ["1.0", None, True, 1 + 2j, [1.0, 2.0]])
+def test_gain_that_is_not_a_real_number_is_named(gain, without_runtime_typechecks):
+    with pytest.raises(ValueError, match="`gain` must be a real number|`gain` must be a scalar"):
+        rc.ESN(1, 10, key=jax.random.key(0), gain=gain)
+
+
+def test_hyperparameter_that_overflows_the_dtype_raises():
+    with pytest.raises(ValueError, match=r"`gain` = 1e\+39 overflows float32"):
+        rc.ESN(1, 10, key=jax.random.key(0), gain=1e39, dtype=jnp.float32)
+    with pytest.raises(ValueError, match="`input_scaling` .* overflows float32"):
+        rc.ESN(1, 10, key=jax.random.key(0), input_scaling=1e40, dtype=jnp.float32)
+    with pytest.raises(ValueError, match="`gain` .* underflows float32"):
+        rc.ESN(1, 10, key=jax.random.key(0), gain=1e-50, dtype=jnp.float32)
+    assert float(rc.ESN(1, 10, key=jax.random.key(0), gain=1e39, dtype=jnp.float64).gain) == 1e39
+
+
+def test_complex_inputs_and_targets_are_rejected_not_truncated(without_runtime_typechecks):
+    esn = rc.ESN(1, 10, key=jax.random.key(0))
+    x = np.exp(1j * np.arange(60) / 5)
+    with pytest.raises(ValueError, match="`inputs` must be real.*imaginary part"):
+        rc.run(esn, x)
+    with pytest.raises(ValueError, match="`targets` must be real"):
+        rc.fit(esn, x.real[:-1], x[1:], washout=5)
+    with pytest.raises(ValueError, match="`y_true` must be real"):
+        rc.nrmse(x, x)
+
+
+def test_targets_with_no_output_channel_raise():
+    esn = rc.ESN(1, 10, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"`targets` must have at least one channel, got shape \(59, 0\)"):
+        rc.fit(esn, np.ones(59), np.ones((59, 0)), washout=5)
+
+
+def test_a_state_that_does_not_match_init_state_is_named():
+    from reservoirs._checks import check_state
+
+    esn = rc.ESN(1, 10, key=jax.random.key(0))
+    u = jnp.ones((5, 1))
+    with pytest.raises(ValueError, match=r"`state` must have .* of `reservoir.init_state\(\)`.*\(10,\); got \(11,\)"):
+        rc.run(esn, u, state=jnp.zeros(11))
+    with pytest.raises(ValueError, match=r"`state`.*\(10,\); got tuple"):
+        rc.run(esn, u, state=(jnp.zeros(10), jnp.zeros(10)))
+    check_state(esn, np.zeros(10))  # the right shape passes, whatever the array type
+    start = jnp.full(10, 0.5)
+    np.testing.assert_array_equal(rc.run(esn, u, state=start)[1][0], esn.step(start, u[0]))
+
+
+def test_a_key_that_is_not_a_prng_key_is_named(without_runtime_typechecks):
+    esn = rc.ESN(1, 10, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"`key` must be a PRNG key such as `jax.random.key\(0\)`, got 0"):
+        rc.run(esn, jnp.ones((5, 1)), key=0)
+    rc.run(esn, jnp.ones((5, 1)), key=jax.random.PRNGKey(0))  # legacy uint32 keys are keys too
+
+
+def test_building_esns_does_not_recompile_the_spectral_radius():
+    import jax.monitoring
+
+    compiles = []
+    counting = [False]
+
+    def listener(name, duration, **kwargs):
+        if counting[0] and name == "/jax/core/compile/backend_compile_duration":
+            compiles.append(name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    rc.ESN(1, 12, key=jax.random.key(0))  # the first one of a size compiles what it needs
+    counting[0] = True
+    try:
+        for seed in range(1, 6):
+            rc.ESN(1, 12, key=jax.random.key(seed))
+    finally:
+        counting[0] = False
+    assert len(compiles) == 0, f"{len(compiles)} compilations for 5 more ESNs of the same size"
+    W = np.random.default_rng(0).normal(size=(12, 12))
+    assert float(rc.spectral_radius(jnp.asarray(W))) == pytest.approx(np.max(np.abs(np.linalg.eigvals(W))))
+
+
+def test_esn_and_sweep_docstring_examples_run():
+    import doctest
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for obj, name in ((rc.ESN.__init__, "ESN.__init__"), (rc.sweep, "sweep")):
+        tests = finder.find(obj, name, globs={})
+        assert tests and tests[0].examples, f"{name} has no Example"
+        for t in tests:
+            runner.run(t)
+    assert runner.failures == 0 and runner.tries >= 6

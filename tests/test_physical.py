@@ -122,6 +122,22 @@ def test_bad_nonideality_raises_naming_the_argument(kwargs, name):
         NonIdealities(**kwargs)
 
 
+def test_numpy_scalars_are_accepted_and_bools_rejected():
+    ni = NonIdealities(programming_noise=np.float32(0.1), variability=np.float64(0.2), read_noise=np.float32(0.01),
+                       stuck_on=np.float32(0.05), drift_time=np.float32(10.0), bits=np.int64(4),
+                       dac_bits=np.int32(6))
+    assert ni.programming_noise == pytest.approx(0.1) and type(ni.programming_noise) is float
+    assert ni.levels == 16 and type(ni.levels) is int and ni.dac_bits == 6 and type(ni.dac_bits) is int
+    assert ni == NonIdealities(programming_noise=float(np.float32(0.1)), variability=0.2,
+                               read_noise=float(np.float32(0.01)), stuck_on=float(np.float32(0.05)),
+                               drift_time=10.0, bits=4, dac_bits=6)
+    for kwargs, name in [(dict(read_noise=True), "read_noise"), (dict(stuck_off=False), "stuck_off"),
+                         (dict(bits=True), "bits"), (dict(levels=True), "levels"),
+                         (dict(programming_noise=np.float32(np.inf)), "programming_noise")]:
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            NonIdealities(**kwargs)
+
+
 # ------------------------------------------------------------------------------------------------- memristor
 
 
@@ -185,7 +201,8 @@ def test_crossbar_reproducible_and_noisy_substrate_needs_a_key(henon):
     u, _ = henon
     noisy = MemristorCrossbar(1, 10, key=jax.random.key(0), gain=1.0, nonideal=NonIdealities(read_noise=0.02))
     assert noisy.stochastic
-    with pytest.raises(ValueError, match="key"):
+    with pytest.raises(ValueError, match=r"`key` is required: this MemristorCrossbar is stochastic.*"
+                                         r"`key=jax.random.key\(0\)`"):
         rc.run(noisy, u[:50])
     _, f1 = rc.run(noisy, u[:50], key=jax.random.key(1))
     _, f2 = rc.run(noisy, u[:50], key=jax.random.key(1))
@@ -238,6 +255,20 @@ def test_energy_accounting():
     assert physical.energy_per_step(esn).joules == pytest.approx((100 * 10 + 100) * physical.DIGITAL_J_PER_MAC)
     with pytest.raises(ValueError, match="reservoir"):
         physical.energy_per_step("esn")
+
+
+def test_esn_energy_baseline_counts_its_own_units():
+    # A quadratic feature map doubles the features (100) of the same 50 units: the baseline is the dense 50-unit
+    # ESN with the same inputs (external + fed back), not a 100-unit one.
+    q = rc.ESN(2, 50, key=jax.random.key(0), feature_map="quadratic", feedback_size=1)
+    rep = physical.energy_per_step(q)
+    assert q.feature_size == 100
+    assert rep.baseline_joules == pytest.approx((50 * 50 + 50 * 3) * physical.DIGITAL_J_PER_MAC)
+    assert rep.joules == pytest.approx(rep.baseline_joules) and rep.ratio == pytest.approx(1.0)
+    sparse = rc.ESN(1, 100, key=jax.random.key(0), connectivity=0.1, sparse=True)
+    rep = physical.energy_per_step(sparse)
+    assert rep.baseline_joules == pytest.approx((100 * 100 + 100) * physical.DIGITAL_J_PER_MAC)
+    assert rep.ratio == pytest.approx((100 * 100 + 100) / (100 * 10 + 100))
 
 
 def test_quantize_rejects_bad_levels_and_range():

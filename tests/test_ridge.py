@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reservoirs as rc
-from reservoirs._ridge import GramStats, merge_all
+from reservoirs._ridge import AlphaGridEdgeWarning, GramStats, merge_all
 
 
 def np_ridge(X, Y, alpha):
@@ -93,7 +93,8 @@ def test_ridge_path_holdout_matches_explicit_fits():
     assert (n_train, n_val) == (225, 75)
     stats = [GramStats.from_block(jnp.asarray(X[:n_train]), jnp.asarray(Y[:n_train])),
              GramStats.from_block(jnp.asarray(X[n_train:]), jnp.asarray(Y[n_train:]))]
-    fitted = cv.fit_stats(stats)
+    with pytest.warns(AlphaGridEdgeWarning, match=r"smallest alpha of its grid \(0.001\)"):  # eager: warned directly
+        fitted = cv.fit_stats(stats)
     Yv = Y[n_train:]
     expected = []
     for a in alphas:
@@ -106,6 +107,7 @@ def test_ridge_path_holdout_matches_explicit_fits():
     np.testing.assert_allclose(fitted.weights.T, W, rtol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::reservoirs._ridge.AlphaGridEdgeWarning")
 def test_ridge_path_kfold_matches_explicit_fits():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(90, 5))
@@ -132,7 +134,10 @@ def test_ridge_path_kfold_matches_explicit_fits():
 def test_ridgecv_through_fit_picks_small_alpha_on_clean_data():
     esn = rc.ESN(1, 40, key=jax.random.key(1), leak=0.5)
     u = jnp.sin(jnp.arange(1500.0) / 8)
-    m = rc.fit(esn, u[:-1], u[1:], readout=rc.RidgeCV(np.logspace(-9, 2, 12)), washout=100)
+    # The smallest alpha of the grid wins, so the optimum may lie below it: said once, from inside the compiled fit.
+    with pytest.warns(AlphaGridEdgeWarning, match="smallest alpha .*below the grid.*logspace") as record:
+        m = rc.fit(esn, u[:-1], u[1:], readout=rc.RidgeCV(np.logspace(-9, 2, 12)), washout=100)
+    assert len([w for w in record if w.category is AlphaGridEdgeWarning]) == 1
     assert isinstance(m.readout, rc.Ridge)
     assert float(m.readout.alpha) < 1e-3
     assert m.readout.path.errors.shape == (12,)
@@ -173,3 +178,59 @@ def test_batched_solve_matches_single_and_falls_back_only_where_needed():
         np.testing.assert_allclose(batched[i], solve_ridge(C[i], Y[i], alphas[i]), rtol=1e-10)
     assert bool(jnp.all(jnp.isfinite(batched)))
     np.testing.assert_allclose(batched[1][0], Y[1][0] / 2.0)  # pseudo-inverse on the non-singular direction
+
+
+# ------------------------------------------------------------------------ the chosen alpha at a grid edge (issue 10)
+
+
+_from_block = jax.jit(GramStats.from_block)  # one compilation per block shape, not one per eager operation
+
+
+def _holdout_stats(X, Y, n_train):
+    return [_from_block(jnp.asarray(X[:n_train]), jnp.asarray(Y[:n_train])),
+            _from_block(jnp.asarray(X[n_train:]), jnp.asarray(Y[n_train:]))]
+
+
+def test_ridgecv_warns_at_the_largest_alpha_and_not_inside_the_grid():
+    import warnings
+
+    import equinox as eqx
+
+    # Jitted, as inside `fit` (the warning then comes from a `jax.debug.callback`), and one compilation per grid
+    # size and warning setting: the alphas are array leaves.
+    fit = eqx.filter_jit(lambda cv, stats: cv.fit_stats(stats))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 30))
+    noise = _holdout_stats(X, rng.normal(size=(60, 1)), 45)  # nothing to learn: the largest ridge wins
+    with pytest.warns(AlphaGridEdgeWarning, match=r"largest alpha of its grid \(100\).*above the grid") as rec:
+        fitted = fit(rc.RidgeCV(np.logspace(-6, 2, 9)), noise)
+    assert float(fitted.alpha) == 100.0
+    assert "logspace(-6, 5, 15)" in str(rec[0].message)  # three more decades on that side
+    signal = _holdout_stats(X, X @ rng.normal(size=(30, 1)) * 0.3 + rng.normal(size=(60, 1)), 45)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AlphaGridEdgeWarning)
+        inside = fit(rc.RidgeCV(np.logspace(-6, 6, 9)), signal)
+        assert 1e-6 < float(inside.alpha) < 1e6  # an interior optimum: no warning
+        zero_first = fit(rc.RidgeCV(np.r_[0.0, np.logspace(-6, 2, 8)]), _holdout_stats(X, X[:, :1], 45))
+        assert float(zero_first.alpha) == 0.0  # alpha = 0 wins on exact data, and it cannot go lower: no warning
+        quiet = fit(rc.RidgeCV(np.logspace(-6, 2, 9), warn_at_edge=False), noise)
+        assert float(quiet.alpha) == 100.0
+
+
+def test_alpha_edge_rule():
+    from reservoirs._ridge import alpha_edge
+
+    grid = [1e-3, 1e-1, 10.0]
+    assert [alpha_edge(i, grid) for i in range(3)] == ["smallest", None, "largest"]
+    assert alpha_edge(0, [1.0]) is None  # a single alpha has no edge
+    assert alpha_edge(0, [0.0, 1.0]) is None  # nothing below 0
+    assert alpha_edge(2, [10.0, 1e-3, 1e-1]) is None and alpha_edge(0, [10.0, 1e-3, 1e-1]) == "largest"  # unsorted
+    assert alpha_edge(2, grid, errors=[1.0, 2.0, np.nan]) is None  # a non-finite error decides nothing
+
+
+def test_ridgecv_quiet_copy_keeps_the_strategy():
+    cv = rc.RidgeCV([1e-3, 1.0], folds=2, input_passthrough=True)
+    q = cv.quiet()
+    assert not q.warn_at_edge and cv.warn_at_edge
+    assert (q.folds, q.input_passthrough, q.fit_intercept) == (2, True, True)
+    np.testing.assert_array_equal(q.alphas, cv.alphas)

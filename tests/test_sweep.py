@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import reservoirs as rc
+from reservoirs._ridge import AlphaGridEdgeWarning
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,100 @@ def test_sharded_sweep_on_four_host_devices_matches_single_device(tmp_path):
     assert d["devices"] == 4
     np.testing.assert_allclose(d["a"], d["b"], rtol=1e-7)  # partitioned BLAS blocks: rounding only
     np.testing.assert_allclose(d["la"], d["lb"], rtol=1e-7, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------- edge modes (issue 10)
+
+
+def _synthetic(gains, lams, shape=None):
+    gains = np.asarray(gains, float)
+    lams = np.asarray(lams, float)
+    return rc.SweepResult(params={"gain": gains}, shape=shape or (gains.size,), nrmse=np.ones(gains.size),
+                          lyapunov=lams, memory_capacity=None, diverged=np.zeros(gains.size, bool))
+
+
+def test_edge_of_chaos_modes_on_a_non_monotonic_exponent():
+    # up at 0 -> 1, back down at 1 -> 2, up again at 2 -> 3 and positive from there on
+    r = _synthetic([0, 1, 2, 3, 4], [-1.0, 0.5, -0.5, 1.0, 2.0])
+    assert r.edge_of_chaos(mode="first") == pytest.approx(1 / 1.5)
+    assert r.edge_of_chaos(mode="last") == pytest.approx(2 + 0.5 / 1.5)
+    assert r.edge_of_chaos() == r.edge_of_chaos(mode="sustained") == pytest.approx(2 + 0.5 / 1.5)
+    assert r.to_dict()["edge_of_chaos"] == pytest.approx(2 + 0.5 / 1.5)
+    # a transient excursion into chaos that falls back below zero is not a sustained edge
+    back = _synthetic([0, 1, 2, 3], [-1.0, 1.0, 2.0, -1.0])
+    assert back.edge_of_chaos() is None and back.to_dict()["edge_of_chaos"] is None
+    assert back.edge_of_chaos(mode="first") == back.edge_of_chaos(mode="last") == pytest.approx(0.5)
+    # unsorted gains and a diverged (NaN) point are handled; no crossing at all gives None
+    shuffled = _synthetic([3, 0, 2, 1, 4], [1.0, -1.0, np.nan, -0.5, 2.0])
+    assert shuffled.edge_of_chaos() == pytest.approx(1 + 0.5 * 2 / 1.5)  # NaN at g=2 skipped: 1 -> 3
+    assert _synthetic([0, 1], [0.1, 0.2]).edge_of_chaos() is None
+    with pytest.raises(ValueError, match="`mode`"):
+        r.edge_of_chaos(mode="middle")
+
+
+def test_edge_of_chaos_modes_on_a_grid():
+    g = np.repeat([0.0, 1.0, 2.0, 3.0], 2)
+    leak = np.tile([0.5, 1.0], 4)
+    lam = np.array([[-1, -1], [1, 1], [2, -1], [3, -2]], float).reshape(-1)  # leak=1: falls back below zero
+    r = rc.SweepResult(params={"gain": g, "leak": leak}, shape=(4, 2), nrmse=np.ones(8), lyapunov=lam,
+                       memory_capacity=None, diverged=np.zeros(8, bool))
+    sustained = r.edge_of_chaos("gain")
+    assert sustained[0] == pytest.approx(0.5) and np.isnan(sustained[1])
+    np.testing.assert_allclose(r.edge_of_chaos("gain", mode="first"), [0.5, 0.5])
+
+
+# ------------------------------------------------------------------- swept values checked up front (issue 10)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"gain": [0.5, -1.0]}, r"`params\['gain'\]` holds -1.*ESN.*`gain` must be > 0"),
+        ({"gain": [0.5, 0.0]}, r"`gain` must be > 0"),
+        ({"leak": [0.0, 0.5]}, r"`params\['leak'\]` holds 0.*`leak` must be in \(0.0, 1.0\]"),
+        ({"leak": [1.5]}, r"`leak` must be in \(0.0, 1.0\]"),
+        ({"input_scaling": [-0.1]}, r"`input_scaling` must be >= 0"),
+        ({"gain": [True, False]}, r"`params\['gain'\]` must be an array of real numbers"),
+    ],
+)
+def test_sweep_rejects_values_the_constructor_rejects(esn, task, params, match):
+    with pytest.raises(ValueError, match=match):
+        rc.sweep(esn, *task, params=params, progress=False)
+
+
+def test_sweep_rejects_a_value_that_overflows_the_reservoir_dtype(task):
+    esn32 = rc.ESN(1, 10, key=jax.random.key(0), dtype=jnp.float32)
+    with pytest.raises(ValueError, match=r"`gain` = 1e\+39 overflows float32"):
+        rc.sweep(esn32, *task, gains=[1.0, 1e39], progress=False)
+
+
+def test_sweep_checks_a_substrate_with_the_checks_of_its_own_constructor(task):
+    # MemristorCrossbar has no `check_leaf` hook: its __init__'s `check_positive("gain", allow_zero=True)` applies.
+    import physical
+
+    xb = physical.MemristorCrossbar(1, 5, 2, key=jax.random.key(0), gain=0.5)
+    with pytest.raises(ValueError, match=r"MemristorCrossbar.*`gain` must be >= 0, got -0.5"):
+        rc.sweep(xb, *task, gains=[0.0, -0.5], progress=False)
+
+
+# ------------------------------------------------------------ RidgeCV in a sweep: one warning, not one per config
+
+
+def test_ridgecv_in_a_sweep_warns_once_with_a_count(task):
+    import warnings
+
+    u, y = task
+    esn = rc.ESN(1, 10, key=jax.random.key(2), leak=0.5)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        r = rc.sweep(esn, u[:400], y[:400], gains=[0.3, 0.6, 0.9], readout=rc.RidgeCV([1e-9, 1e-3, 1.0]),
+                     lyapunov=False, washout=50, progress=False)
+    edge = [w for w in record if issubclass(w.category, AlphaGridEdgeWarning)]
+    assert len(edge) == 1, [str(w.message) for w in record]
+    assert "smallest alpha" in str(edge[0].message) and "of 3 sweep configurations" in str(edge[0].message)
+    assert len(r.info["alpha"]) == 3 and min(r.info["alpha"]) == pytest.approx(1e-9)
+
+
+def test_sweep_records_what_a_title_needs(result, tmp_path):
+    assert result.info["reservoir"] == "ESN" and result.info["units"] == 40
+    assert result.default_title().startswith("ESN (N = 40)") and "8 configurations" in result.default_title()
