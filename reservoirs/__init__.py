@@ -5,6 +5,15 @@ ridge readout from streaming Gram statistics, `predict` runs it teacher-forced a
 loop.
 """
 
+from ._classify import BaselineResult as BaselineResult
+from ._classify import InputWindow as InputWindow
+from ._classify import RidgeClassifier as RidgeClassifier
+from ._classify import accuracy as accuracy
+from ._classify import classify as classify
+from ._classify import confusion_matrix as confusion_matrix
+from ._classify import fit_classifier as fit_classifier
+from ._classify import fit_sequences as fit_sequences
+from ._classify import raw_input_baseline as raw_input_baseline
 from ._diagnostics import (
     ESPResult as ESPResult,
 )
@@ -52,6 +61,7 @@ from ._metrics import (
 from ._metrics import (
     valid_prediction_time as valid_prediction_time,
 )
+from ._metrics import VPTResult as VPTResult
 from ._model import (
     ForecastResult as ForecastResult,
 )
@@ -73,13 +83,20 @@ from ._model import (
 from ._model import (
     save_model as save_model,
 )
+from ._model import Standardize as Standardize
 from ._plot import plot_attractor as plot_attractor
 from ._plot import plot_forecast as plot_forecast
+from ._registry import ReservoirEntry as ReservoirEntry
+from ._registry import register_reservoir as register_reservoir
+from ._registry import registry as registry
+from ._registry import preset as preset
+from ._registry import ReservoirPreset as ReservoirPreset
 from ._reservoir import AbstractReservoir as AbstractReservoir
 from ._reservoir import run as run
 from ._ridge import (
     AbstractReadout as AbstractReadout,
 )
+from ._ridge import AlphaGridEdgeWarning as AlphaGridEdgeWarning
 from ._ridge import (
     GramStats as GramStats,
 )
@@ -94,5 +111,7 @@ from ._ridge import (
 )
 from ._sweep import SweepResult as SweepResult
 from ._sweep import sweep as sweep
+
+from . import _presets  # noqa: E402,F401  (registers the ESN and the LSM)
 
 __version__ = "0.1.0"

@@ -1,6 +1,8 @@
-"""Command line: `reservoirs forecast ...` and `reservoirs demo` (also `python -m reservoirs`).
+"""Command line: `reservoirs forecast | sweep | classify | demo` (also `python -m reservoirs`).
 
 The CLI turns float64 on (accuracy figures are measured in float64); the library itself never does on import.
+Reservoirs are looked up in the registry (`reservoirs.registry()`), which each reservoir's own module fills, so a
+new substrate appears here without this file changing.
 """
 
 from __future__ import annotations
@@ -10,60 +12,22 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+import warnings
 from pathlib import Path
 
-TASKS = ("mackey-glass", "lorenz", "rossler", "henon")
-SUBSTRATES = ("esn", "memristor", "photonic", "lsm")
+from ._presets import PRESETS, Preset
+from ._registry import CLASSIFY_TASKS, FORECAST_TASKS, get_reservoir_entry, registry
 
-#: Per-substrate defaults where the ESN preset does not apply: `units` is the substrate's own size (memristor
-#: nodes, photonic virtual nodes), `gain` its physical feedback knob (see each class's docstring). Inputs are the
-#: standardised series (zero mean, unit std).
-SUBSTRATE_DEFAULTS = {
-    "memristor": dict(units=50, gain=1.0, input_scaling=0.4),
-    "photonic": dict(units=400, gain=0.5, input_scaling=0.1, nonlinearity="ikeda", desync=10, theta=2.5, phi0=-0.5),
-    # Maass et al. 2002's deterministic column (constant 13.5 nA background, no noise), so that no key is needed;
-    # features: filtered spike trains and membrane potentials.
-    "lsm": dict(units=135, gain=1.0, input_scaling=1.0),
-}
+TASKS = FORECAST_TASKS
+#: The largest seed: `jax.random.key` takes a 32-bit unsigned seed on every backend.
+MAX_SEED = 2**32 - 1
+#: File types matplotlib writes that a user would ask for.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
-
-@dataclass(frozen=True)
-class Preset:
-    """Data and reservoir settings for one forecasting task (hyperparameters measured on held-out data)."""
-
-    train: int
-    washout: int
-    horizon: int
-    units: int
-    gain: float
-    leak: float
-    input_scaling: float
-    bias_scaling: float
-    alpha: float
-    feature_map: str = "linear"
-    passthrough: bool = False
-    series_kwargs: dict = field(default_factory=dict)
-
-
-PRESETS: dict[str, Preset] = {
-    "mackey-glass": Preset(
-        train=4000, washout=500, horizon=500, units=400, gain=1.0, leak=0.3, input_scaling=0.5, bias_scaling=0.2,
-        alpha=1e-9,
-    ),
-    "lorenz": Preset(
-        train=10000, washout=500, horizon=1400, units=500, gain=0.9, leak=1.0, input_scaling=0.3,
-        bias_scaling=0.5, alpha=1e-7, feature_map="pathak", passthrough=True, series_kwargs={"dt": 0.02},
-    ),
-    "rossler": Preset(
-        train=10000, washout=500, horizon=1500, units=400, gain=0.5, leak=1.0, input_scaling=0.3,
-        bias_scaling=0.5, alpha=1e-8, feature_map="pathak", passthrough=True, series_kwargs={"dt": 0.1},
-    ),
-    "henon": Preset(
-        train=4000, washout=200, horizon=40, units=300, gain=0.6, leak=1.0, input_scaling=0.5, bias_scaling=0.5,
-        alpha=1e-9, feature_map="quadratic", passthrough=True,
-    ),
-}
+JSON_KEYS = ("task", "substrate", "units", "gain", "seed", "nrmse", "vpt", "fit_seconds", "forecast_seconds",
+             "diverged", "diverged_at", "vpt_capped", "nrmse_window", "one_step_nrmse", "horizon", "forecast_note")
+SWEEP_JSON_KEYS = ("gain", "lyapunov", "memory_capacity", "nrmse", "edge_of_chaos", "best_gain")
+from ._classify import CLASSIFY_JSON_KEYS  # noqa: E402
 
 
 def _series(task: str, n: int, key, preset: Preset):
@@ -78,6 +42,27 @@ def _series(task: str, n: int, key, preset: Preset):
     return gen(n, key=key, **preset.series_kwargs)
 
 
+def _check_task(task: str, allowed=TASKS) -> None:
+    if task not in allowed:
+        raise ValueError(f"`task` must be one of {allowed}, got {task!r}")
+
+
+def _readout_settings(entry, task: str, p: Preset) -> tuple[float, bool]:
+    d = entry.task_defaults.get(task, {})
+    return float(d.get("alpha", p.alpha)), bool(d.get("passthrough", p.passthrough))
+
+
+def build_reservoir(substrate: str, in_size: int, units: int | None, gain: float | None, key, task: str):
+    """The reservoir a CLI command runs, from the registry: `(reservoir, units, gain)` with the defaults filled."""
+    entry = get_reservoir_entry(substrate)
+    d_units, d_gain = entry.defaults(task)
+    units = d_units if units is None else int(units)
+    gain = d_gain if gain is None else float(gain)
+    if gain < entry.min_gain:
+        raise ValueError(f"`gain` must be >= {entry.min_gain:g} for {substrate}, got {gain:g}")
+    return entry.build(in_size, units, gain, key=key, task=task), units, gain
+
+
 def run_forecast(
     task: str = "mackey-glass",
     *,
@@ -89,52 +74,54 @@ def run_forecast(
 ) -> dict:
     """Train on a task's series (one-step targets), forecast in closed loop, and measure.
 
-    The series is standardised with the training mean and std; the forecast continues from the end of training
-    and is compared with the true continuation. Times include JIT compilation (what a user waits for).
-    Returns a dict with the CLI's JSON keys plus the arrays (`truth`, `prediction`) for plotting.
+    The model standardises the series with the training mean and std (`fit(..., standardize=True)`) and forecasts
+    in data units; the forecast continues from the end of training and is compared with the true continuation.
+    Headline `nrmse`: over the first Lyapunov time of the forecast (`nrmse_window` steps), where a chaotic forecast
+    can still be judged; `one_step_nrmse`: teacher-forced on the same test window. Times include JIT compilation
+    (what a user waits for). Returns a dict with the CLI's JSON keys plus arrays for plotting.
     """
     import jax
     import jax.numpy as jnp
 
     import reservoirs as rc
 
-    if task not in PRESETS:
-        raise ValueError(f"`task` must be one of {TASKS}, got {task!r}")
-    if substrate not in SUBSTRATES:
-        raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
+    _check_task(task)
+    entry = get_reservoir_entry(substrate)
     p = PRESETS[task]
-    d = SUBSTRATE_DEFAULTS.get(substrate, {"units": p.units, "gain": p.gain})
-    units = d["units"] if units is None else units
-    gain = d["gain"] if gain is None else gain
-    horizon = p.horizon if horizon is None else horizon
-    k_data, k_res = jax.random.split(jax.random.key(seed))
+    horizon = p.horizon if horizon is None else int(horizon)
+    k_data, k_res, k_noise = jax.random.split(jax.random.key(seed), 3)
     series = _series(task, p.train + 1 + horizon, k_data, p)
     values = series.values
     train, test = values[: p.train + 1], values[p.train + 1 :]
-    mu, sd = train.mean(0), train.std(0)
-    z = (train - mu) / sd
-    esn = build_reservoir(substrate, values.shape[1], units, gain, k_res, p)
-    readout = rc.Ridge(p.alpha, input_passthrough=p.passthrough)
+    reservoir, units, gain = build_reservoir(substrate, values.shape[1], units, gain, k_res, task)
+    alpha, passthrough = _readout_settings(entry, task, p)
+    key = k_noise if reservoir.stochastic else None
     t0 = time.perf_counter()
-    model = jax.block_until_ready(rc.fit(esn, z[:-1], z[1:], readout=readout, washout=p.washout))
+    model = jax.block_until_ready(rc.fit(reservoir, train[:-1], train[1:], readout=rc.Ridge(alpha,
+                                  input_passthrough=passthrough), washout=p.washout, key=key, standardize=True))
     fit_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # divergence is reported in the result instead
-        result = jax.block_until_ready(rc.forecast(model, horizon))
+        result = jax.block_until_ready(rc.forecast(model, horizon, key=None if key is None else
+                                                   jax.random.fold_in(key, 1)))
+        one_step, _ = rc.predict(model, jnp.concatenate([train[-1:], test[:-1]]),
+                                 key=None if key is None else jax.random.fold_in(key, 2))
     forecast_seconds = time.perf_counter() - t0
-    pred = result.outputs * sd + mu
-    ok = jnp.all(jnp.isfinite(pred), axis=1)
-    n_ok = int(jnp.argmin(ok)) if not bool(jnp.all(ok)) else horizon
-    nrmse = float(rc.nrmse(test[:n_ok], pred[:n_ok])) if n_ok > 1 else math.nan
+    pred = result.outputs
+    sigma = train.std(0)
     lt = series.lyapunov_time
-    vpt = (
-        float(rc.valid_prediction_time(test, pred, dt=series.dt, lyapunov_time=lt, sigma=train.std(0)))
-        if lt
-        else None
-    )
+    window = max(2, min(horizon, math.ceil(lt / series.dt))) if lt else horizon
+    head = pred[:window]
+    nrmse = (float(rc.nrmse(test[:window], head, sigma=sigma)) if bool(jnp.all(jnp.isfinite(head)))
+             else math.inf)
+    ok1 = bool(jnp.all(jnp.isfinite(one_step)))
+    one_step_nrmse = float(rc.nrmse(test, one_step, sigma=sigma)) if ok1 else math.inf
+    vpt, capped = None, False
+    if lt:
+        v = rc.valid_prediction_time(test, pred, dt=series.dt, lyapunov_time=lt, sigma=sigma, return_capped=True)
+        vpt, capped = float(v[0]), bool(v[1])
+    diverged = bool(result.diverged)
     return {
         "task": task,
         "substrate": substrate,
@@ -145,36 +132,19 @@ def run_forecast(
         "vpt": vpt,
         "fit_seconds": fit_seconds,
         "forecast_seconds": forecast_seconds,
-        "diverged": bool(result.diverged),
+        "diverged": diverged,
+        "diverged_at": int(result.diverged_at) if diverged else None,
+        "vpt_capped": capped,
+        "nrmse_window": int(window),
+        "one_step_nrmse": one_step_nrmse,
         "horizon": int(horizon),
+        "forecast_note": None if entry.forecasts else entry.forecast_note,
         "dt": float(series.dt),
         "lyapunov_time": lt,
         "truth": test,
         "prediction": pred,
-        "energy_per_step": _energy(esn),
+        "energy_per_step": _energy(reservoir),
     }
-
-
-def build_reservoir(substrate: str, in_size: int, units: int, gain: float, key, p: Preset):
-    """The reservoir a CLI command runs: an ESN with the task preset, or a physical substrate (imported lazily)."""
-    import reservoirs as rc
-
-    if substrate == "esn":
-        return rc.ESN(in_size, units, key=key, gain=gain, leak=p.leak, input_scaling=p.input_scaling,
-                      bias_scaling=p.bias_scaling, feature_map=p.feature_map)
-    d = SUBSTRATE_DEFAULTS[substrate]
-    if substrate == "lsm":
-        return rc.LSM(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"], background_current=13.5,
-                      background_spread=0.0, noise=0.0, readout="both")
-    import physical
-
-    if substrate == "memristor":
-        return physical.MemristorCrossbar(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"])
-    if substrate == "photonic":
-        extra = {k: d[k] for k in ("nonlinearity", "theta", "phi0")}
-        extra["desync"] = min(d["desync"], units - 1)  # the mismatch must be shorter than the loop
-        return physical.PhotonicDelay(in_size, units, key=key, gain=gain, input_scaling=d["input_scaling"], **extra)
-    raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
 
 
 def _energy(reservoir) -> dict | None:
@@ -188,27 +158,25 @@ def _energy(reservoir) -> dict | None:
     return {"joules": rep.joules, "baseline_joules": rep.baseline_joules}
 
 
-JSON_KEYS = ("task", "substrate", "units", "gain", "seed", "nrmse", "vpt", "fit_seconds", "forecast_seconds")
-SWEEP_JSON_KEYS = ("gain", "lyapunov", "memory_capacity", "nrmse", "edge_of_chaos", "best_gain")
-
-
 def parse_gains(text: str):
-    """`"0.1:2.0:64"` -> 64 values from 0.1 to 2.0; `"0.5,0.9,1.3"` -> those values."""
+    """`"0.1:2.0:64"` -> 64 values from 0.1 to 2.0; `"0.5,0.9,1.3"` -> those values (each finite and >= 0)."""
     import numpy as np
 
     try:
         if ":" in text:
             lo, hi, n = text.split(":")
             lo, hi, n = float(lo), float(hi), int(n)
-            if n < 1:
+            if not 1 <= n <= 100_000:
                 raise ValueError
             values = np.linspace(lo, hi, n)
         else:
             values = np.array([float(v) for v in text.split(",") if v.strip()])
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT or a comma-separated list, got {text!r}") from None
-    if values.size == 0 or not np.all(np.isfinite(values) & (values > 0)):
-        raise argparse.ArgumentTypeError(f"gains must be finite and > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected START:STOP:COUNT (COUNT in 1..100000) or a comma-separated list of numbers, got {text!r}"
+        ) from None
+    if values.size == 0 or not np.all(np.isfinite(values) & (values >= 0)):
+        raise argparse.ArgumentTypeError(f"gains must be finite and >= 0, got {text!r}")
     return values
 
 
@@ -223,28 +191,70 @@ def run_sweep(
     memory_capacity: bool = True,
     progress: bool = True,
 ):
-    """Sweep the gain of a reservoir on a task's one-step prediction; returns the `SweepResult`."""
+    """Sweep the gain of a reservoir on a task's one-step prediction; returns the `SweepResult`.
+
+    Without `gains`, 32 values span the substrate's own ordered-to-chaotic range (`ReservoirEntry.sweep_gains`).
+    """
     import jax
     import numpy as np
 
     import reservoirs as rc
 
-    if task not in PRESETS:
-        raise ValueError(f"`task` must be one of {TASKS}, got {task!r}")
-    if substrate not in SUBSTRATES:
-        raise ValueError(f"`substrate` must be one of {SUBSTRATES}, got {substrate!r}")
+    _check_task(task)
+    entry = get_reservoir_entry(substrate)
     p = PRESETS[task]
-    gains = np.linspace(0.1, 2.0, 32) if gains is None else np.asarray(gains)
-    if units is None:
-        units = SUBSTRATE_DEFAULTS[substrate]["units"] if substrate in SUBSTRATE_DEFAULTS else 200
+    gains = np.linspace(*entry.sweep_gains, 32) if gains is None else np.asarray(gains, dtype=float)
+    if gains.ndim != 1 or gains.size == 0:
+        raise ValueError(f"`gains` must be a non-empty 1-D list of values, got shape {gains.shape}")
+    if np.any(gains < entry.min_gain):
+        raise ValueError(f"`gains` must all be >= {entry.min_gain:g} for {substrate}, got min {gains.min():g}")
+    units = entry.units if units is None else units
     k_data, k_res, k_sweep = jax.random.split(jax.random.key(seed), 3)
     values = _series(task, n_steps + 1, k_data, p).values
     z = (values - values.mean(0)) / values.std(0)
-    esn = build_reservoir(substrate, values.shape[1], units, float(gains[0]), k_res, p)
-    return rc.sweep(
-        esn, z[:-1], z[1:], gains=gains, readout=rc.Ridge(p.alpha, input_passthrough=p.passthrough),
-        washout=min(p.washout, n_steps // 5), memory_capacity=memory_capacity, key=k_sweep, progress=progress,
+    reservoir, units, _ = build_reservoir(substrate, values.shape[1], units, float(gains[0]), k_res, task)
+    alpha, passthrough = _readout_settings(entry, task, p)
+    result = rc.sweep(
+        reservoir, z[:-1], z[1:], gains=gains, readout=rc.Ridge(alpha, input_passthrough=passthrough),
+        washout=min(p.washout, n_steps // 5), memory_capacity=memory_capacity, key=k_sweep, progress=progress, task=task,
     )
+    result.info["title"] = f"{substrate}, N={units}, one-step {task}"
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------- output
+
+
+def check_writable(path: str | Path, *, figure: bool, what: str) -> Path:
+    """Fail before any work if `path` cannot be written (missing permission, a directory, a non-figure suffix)."""
+    path = Path(path)
+    if figure and path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ValueError(f"`{what}` must end in one of {', '.join(FIGURE_SUFFIXES)}, got {str(path)!r}")
+    if path.exists() and path.is_dir() and figure:
+        raise ValueError(f"`{what}` {str(path)!r} is a directory, expected a file name")
+    parent = (path if not figure else path.parent).resolve()
+    import os
+    import tempfile
+
+    try:  # the folder is made now (the command would make it anyway) and a probe file written and removed
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise ValueError(f"`{what}` {str(path)!r} cannot be written: {e.strerror or e}") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"`{what}` {str(path)!r} exists and is not writable")
+    return path
+
+
+def _save(save, path, what: str) -> list[Path]:
+    """Run `save()`; on failure report on stderr and carry on, so the results already computed are still printed."""
+    try:
+        out = save()
+        return list(out) if isinstance(out, list) else [Path(path)]
+    except OSError as e:
+        print(f"reservoirs: warning: could not write {what} {str(path)!r}: {e}", file=sys.stderr)
+        return []
 
 
 def _plot_forecast(r: dict, path: Path) -> list[Path]:
@@ -257,7 +267,8 @@ def _plot_forecast(r: dict, path: Path) -> list[Path]:
 
     title = f"{r['task']}: {r['substrate']} N={r['units']}, gain {r['gain']:g}, seed {r['seed']}"
     fig = plot_forecast(
-        r["truth"], r["prediction"], dt=r["dt"], lyapunov_time=r["lyapunov_time"], vpt=r["vpt"], title=title
+        r["truth"], r["prediction"], dt=r["dt"], lyapunov_time=r["lyapunov_time"], vpt=r["vpt"], title=title,
+        vpt_capped=r["vpt_capped"], diverged_at=r["diverged_at"],
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -273,15 +284,31 @@ def _plot_forecast(r: dict, path: Path) -> list[Path]:
 
 
 def _fmt(v, spec=".3g"):
+    if isinstance(v, str):  # "inf" / "-inf" from `_json_safe`
+        return v
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
+def _vpt_text(r: dict) -> str:
+    if r["vpt"] is None:
+        return "n/a"
+    return ("≥ " if r["vpt_capped"] else "") + format(r["vpt"], ".2f")
+
+
 def _summary(r: dict) -> str:
+    lt_steps = r["nrmse_window"]
     lines = [
         f"task       {r['task']} ({r['horizon']} closed-loop steps after {PRESETS[r['task']].train} training samples)",
         f"substrate  {r['substrate']}, {r['units']} units, gain {r['gain']:g}, seed {r['seed']}",
-        f"NRMSE      {_fmt(r['nrmse'])}  (sigma-normalised, over the forecast horizon)",
-        f"VPT        {_fmt(r['vpt'], '.2f')} Lyapunov times (threshold 0.4)",
+    ]
+    if r["forecast_note"]:
+        lines.append(f"verdict    no usable forecast: {r['forecast_note']}")
+    lines += [
+        f"NRMSE      {_fmt(r['nrmse'])}  (sigma-normalised, closed loop, over the first {lt_steps} steps = the first "
+        f"Lyapunov time)",
+        f"one-step   {_fmt(r['one_step_nrmse'])}  (teacher-forced NRMSE over the same test window)",
+        f"VPT        {_vpt_text(r)} Lyapunov times (threshold 0.4)"
+        + ("  [a lower bound: the forecast was still valid at the end of the horizon]" if r["vpt_capped"] else ""),
         f"fit        {r['fit_seconds']:.2f} s   forecast {r['forecast_seconds']:.2f} s  (wall, including compilation)",
     ]
     e = r.get("energy_per_step")
@@ -289,15 +316,24 @@ def _summary(r: dict) -> str:
         lines.append(f"energy     {e['joules']:.3g} J per step (digital ESN of the same feature count: "
                      f"{e['baseline_joules']:.3g} J; `physical.energy_per_step`)")
     if r["diverged"]:
-        lines.append("warning    the closed-loop forecast diverged (outputs after that step are NaN)")
+        lines.append(f"warning    the closed-loop forecast diverged at step {r['diverged_at']} of {r['horizon']} "
+                     "(outputs after it are NaN)")
     return "\n".join(lines)
 
 
+def _json_safe(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
 def _cmd_forecast(args) -> int:
+    if args.plot:
+        check_writable(args.plot, figure=True, what="--plot")
     r = run_forecast(args.task, substrate=args.substrate, units=args.units, gain=args.gain, seed=args.seed)
-    written = _plot_forecast(r, Path(args.plot)) if args.plot else []
+    written = _save(lambda: _plot_forecast(r, Path(args.plot)), args.plot, "the figure") if args.plot else []
     if args.json:
-        print(json.dumps({k: r[k] for k in JSON_KEYS}))
+        print(json.dumps({k: _json_safe(r[k]) for k in JSON_KEYS}))
     else:
         print(_summary(r))
         for p in written:
@@ -306,37 +342,71 @@ def _cmd_forecast(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    if args.plot:
+        check_writable(args.plot, figure=True, what="--plot")
     r = run_sweep(
         args.task, substrate=args.substrate, gains=args.gains, units=args.units, seed=args.seed,
         memory_capacity=not args.no_memory_capacity, progress=not args.json,
     )
+    written = []
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        plt.close(r.plot(args.plot))
+        def save():
+            plt.close(r.plot(args.plot, title=r.info.get("title")))
+            return [Path(args.plot)]
+
+        written = _save(save, args.plot, "the figure")
     d = r.to_dict()
     if args.json:
         print(json.dumps({k: d[k] for k in SWEEP_JSON_KEYS}))
         return 0
-    print(f"gain sweep: {args.substrate}, {args.units or 'default'} units, {len(r)} gains, one-step {args.task} "
-          f"(seed {args.seed})")
+    entry = get_reservoir_entry(args.substrate)
+    print(f"gain sweep: {r.info.get('title')}, {len(r)} gains ({entry.gain_unit}) (seed {args.seed})")
     print(r.table())
     edge = d["edge_of_chaos"]
-    print(f"edge of chaos (largest exponent crosses 0): {'none in range' if edge is None else format(edge, '.4g')}")
+    print("edge of chaos (the largest exponent turns positive and stays positive): "
+          + ("none in range: the exponent never turns positive and stays so here" if edge is None
+             else format(edge, ".4g")))
     print(f"best gain (lowest test NRMSE): {d['best_gain']:.4g}" if d["best_gain"] is not None else "best gain: none")
     n_bad = int(r.diverged.sum())
     if n_bad:
         print(f"{n_bad} configuration(s) diverged (marked in the table)")
+    for p in written:
+        print(f"figure: {p}")
+    return 0
+
+
+def _cmd_classify(args) -> int:
+    from ._classify import plot_classification, run_classify
+
     if args.plot:
-        print(f"figure: {args.plot}")
+        check_writable(args.plot, figure=True, what="--plot")
+    r = run_classify(args.task, substrate=args.substrate, units=args.units, gain=args.gain, seed=args.seed)
+    written = _save(lambda: plot_classification(r, Path(args.plot)), args.plot, "the figure") if args.plot else []
+    if args.json:
+        keys = list(CLASSIFY_JSON_KEYS) + [k for k in ("n_train", "n_test", "chance", "confusion") if k in r]
+        print(json.dumps({k: _json_safe(r[k]) for k in keys}))
+        return 0
+    print(f"task       {r['task']} ({r.get('n_train', '?')} training / {r.get('n_test', '?')} test samples)")
+    print(f"substrate  {r['substrate']}, {r['units']} units, gain {r['gain']:g}, seed {r['seed']}")
+    print(f"accuracy   {r['accuracy']:.4f}   raw-input linear baseline {r['baseline_accuracy']:.4f}"
+          + (f"   chance {r['chance']:.2f}" if "chance" in r else ""))
+    if "confusion" in r:
+        print("confusion  (rows: true class, columns: predicted)")
+        for row in r["confusion"]:
+            print("           " + " ".join(f"{int(v):>6d}" for v in row))
+    print(f"fit        {r['fit_seconds']:.2f} s (wall, including compilation)")
+    for p in written:
+        print(f"figure     {p}")
     return 0
 
 
 def _cmd_demo(args) -> int:
-    out = Path(args.out)
+    out = check_writable(args.out, figure=False, what="--out")
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     print(f"reservoirs demo: closed-loop forecasting with echo-state networks (float64); figures go to {out}/")
@@ -346,38 +416,75 @@ def _cmd_demo(args) -> int:
         if args.quick:
             units = 60
         print(f"  [{len(rows) + 1}/{len(plan)}] {task}: fitting N={units} and forecasting ...", flush=True)
-        r = run_forecast(task, units=units, seed=args.seed, horizon=200 if args.quick else None)
-        written = _plot_forecast(r, out / f"forecast_{task}.png")
+        r = run_forecast(task, units=units, seed=args.seed, horizon=300 if args.quick else None)
+        written = _save(lambda r=r, task=task: _plot_forecast(r, out / f"forecast_{task}.png"),
+                        out / f"forecast_{task}.png", "the figure")
         rows.append((r, written))
     print()
-    header = f"{'task':<14}{'units':>6}{'gain':>6}{'NRMSE':>10}{'VPT (Lyap.)':>13}{'fit s':>8}{'fcst s':>8}"
+    header = (f"{'task':<14}{'units':>6}{'gain':>6}{'NRMSE(1 LT)':>13}{'one-step':>10}{'VPT (Lyap.)':>13}"
+              f"{'fit s':>8}{'fcst s':>8}")
     print(header)
     print("-" * len(header))
     for r, _ in rows:
         print(
-            f"{r['task']:<14}{r['units']:>6}{r['gain']:>6.2f}{_fmt(r['nrmse']):>10}{_fmt(r['vpt'], '.2f'):>13}"
-            f"{r['fit_seconds']:>8.2f}{r['forecast_seconds']:>8.2f}"
+            f"{r['task']:<14}{r['units']:>6}{r['gain']:>6.2f}{_fmt(r['nrmse']):>13}{_fmt(r['one_step_nrmse']):>10}"
+            f"{_vpt_text(r):>13}{r['fit_seconds']:>8.2f}{r['forecast_seconds']:>8.2f}"
         )
-    summary = [{k: r[k] for k in JSON_KEYS} for r, _ in rows]
+    summary = [{k: _json_safe(r[k]) for k in JSON_KEYS} for r, _ in rows]
     print()
-    print("  [substrates] one-line swap: Henon closed-loop forecast on each substrate ...", flush=True)
+    print("  [substrates] one-line swap: Mackey-Glass closed-loop forecast on each substrate at its defaults ...",
+          flush=True)
     sub_rows = []
-    plan_sub = (("esn", 40), ("memristor", 10), ("photonic", 40), ("lsm", 45)) if args.quick else (
-        ("esn", 100), ("memristor", 25), ("photonic", 100), ("lsm", 135))
-    for name, units in plan_sub:
-        r = run_forecast("henon", substrate=name, units=units, seed=args.seed, horizon=20)
-        e = r["energy_per_step"]
-        sub_rows.append({k: r[k] for k in JSON_KEYS} | {"energy_per_step": e})
-    header = f"{'substrate':<12}{'units':>6}{'gain':>6}{'NRMSE':>10}{'VPT (Lyap.)':>13}{'J/step':>10}{'digital J':>11}"
+    for name, entry in registry().items():
+        if not entry.forecasts:  # registered as unable to forecast: say why, cost the energy, skip the closed loop
+            import jax
+
+            units, gain = entry.defaults("mackey-glass")
+            reservoir = entry.build(1, units, gain, key=jax.random.key(args.seed), task="mackey-glass")
+            row = dict.fromkeys(JSON_KEYS) | {"task": "mackey-glass", "substrate": name, "units": units,
+                                              "gain": gain, "seed": args.seed, "diverged": False,
+                                              "vpt_capped": False, "forecast_note": entry.forecast_note}
+            sub_rows.append(row | {"energy_per_step": _energy(reservoir)})
+            continue
+        r = run_forecast("mackey-glass", substrate=name, seed=args.seed, horizon=300 if args.quick else None)
+        sub_rows.append({k: _json_safe(r[k]) for k in JSON_KEYS} | {"energy_per_step": r["energy_per_step"]})
+    header = (f"{'substrate':<12}{'units':>6}{'gain':>7}{'NRMSE(1 LT)':>13}{'one-step':>10}{'VPT (Lyap.)':>13}"
+              f"{'J/step':>10}{'digital J':>11}")
     print(header)
     print("-" * len(header))
     for r in sub_rows:
         e = r["energy_per_step"] or {"joules": math.nan, "baseline_joules": math.nan}
-        print(f"{r['substrate']:<12}{r['units']:>6}{r['gain']:>6.2f}{_fmt(r['nrmse']):>10}{_fmt(r['vpt'], '.2f'):>13}"
-              f"{e['joules']:>10.3g}{e['baseline_joules']:>11.3g}")
+        vpt = _vpt_text(r) if r["vpt"] is not None else "n/a"
+        flag = "  (diverged)" if r["diverged"] else ""
+        flag += "  (cannot forecast: see note; not run)" if r["forecast_note"] else ""
+        print(f"{r['substrate']:<12}{r['units']:>6}{r['gain']:>7.3g}{_fmt(r['nrmse']):>13}"
+              f"{_fmt(r['one_step_nrmse']):>10}{vpt:>13}{e['joules']:>10.3g}{e['baseline_joules']:>11.3g}{flag}")
     print("(J/step: energy per input sample from cited per-operation energies, `physical.energy_per_step`)")
+    for r in sub_rows:
+        if r["forecast_note"]:
+            print(f"note: {r['substrate']}: {r['forecast_note']}")
+    cls_rows = []
+    try:
+        from ._classify import run_classify
+    except ImportError:  # pragma: no cover
+        run_classify = None
+    if run_classify is not None:
+        print()
+        print("  [classify] sine/square waveforms (Torrejon et al. 2017) on each substrate ...", flush=True)
+        for name in registry():
+            r = run_classify("sine-square", substrate=name, seed=args.seed)
+            cls_rows.append({k: _json_safe(r[k]) for k in CLASSIFY_JSON_KEYS})
+        header = f"{'substrate':<12}{'units':>6}{'gain':>7}{'accuracy':>10}{'raw baseline':>14}{'fit s':>8}"
+        print(header)
+        print("-" * len(header))
+        for r in cls_rows:
+            print(f"{r['substrate']:<12}{r['units']:>6}{r['gain']:>7.3g}{r['accuracy']:>10.4f}"
+                  f"{r['baseline_accuracy']:>14.4f}{r['fit_seconds']:>8.2f}")
+    print()
     print("  [sweep] gain sweep of an ESN on one-step Mackey-Glass ...", flush=True)
-    sw = run_sweep("mackey-glass", gains=__import__("numpy").linspace(0.1, 2.0, 8 if args.quick else 32),
+    import numpy as np
+
+    sw = run_sweep("mackey-glass", gains=np.linspace(0.1, 2.0, 8 if args.quick else 32),
                    units=40 if args.quick else 100, n_steps=1000 if args.quick else 2000, progress=False)
     sw_fig = out / "sweep_mackey-glass.png"
     import matplotlib
@@ -385,65 +492,123 @@ def _cmd_demo(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.close(sw.plot(sw_fig))
+    def save_sweep():
+        plt.close(sw.plot(sw_fig, title=sw.info.get("title")))
+        return [sw_fig]
+
+    sw_written = _save(save_sweep, sw_fig, "the figure")
     sweep_d = sw.to_dict()
-    (out / "summary.json").write_text(json.dumps({"forecasts": summary, "substrates": sub_rows, "sweep": sweep_d},
-                                                 indent=2))
+    summary_path = out / "summary.json"
+    summary_text = json.dumps(
+        {"forecasts": summary, "substrates": sub_rows, "classify": cls_rows, "sweep": sweep_d}, indent=2)
+    _save(lambda: [summary_path] if summary_path.write_text(summary_text) else [], summary_path, "the summary")
     edge = sweep_d["edge_of_chaos"]
     print(f"gain sweep ({len(sw)} gains, N={40 if args.quick else 100}): edge of chaos at gain "
-          f"{'n/a' if edge is None else format(edge, '.3g')}, best one-step NRMSE at gain {_fmt(sweep_d['best_gain'])}")
+          f"{'none in range' if edge is None else format(edge, '.3g')}, best one-step NRMSE at gain "
+          f"{_fmt(sweep_d['best_gain'])}")
     print()
-    print("NRMSE: sigma-normalised over the forecast horizon; VPT: valid prediction time, threshold 0.4;")
+    print("NRMSE(1 LT): sigma-normalised closed-loop error over the first Lyapunov time; one-step: teacher-forced;")
+    print("VPT: valid prediction time, threshold 0.4 ('≥' marks a lower bound: still valid at the end of the horizon);")
     print("times: wall clock including JIT compilation.")
-    print(f"figures: {', '.join(str(p) for _, w in rows for p in w)}, {sw_fig}")
-    print(f"summary: {out / 'summary.json'}   total {time.perf_counter() - t_start:.1f} s")
+    figs = [str(p) for _, w in rows for p in w] + [str(p) for p in sw_written]
+    print(f"figures: {', '.join(figs)}")
+    print(f"summary: {summary_path}   total {time.perf_counter() - t_start:.1f} s")
     return 0
 
 
-def _positive_int(s: str) -> int:
-    v = int(s)
+# ----------------------------------------------------------------------------------------------------- parser
+
+
+def positive_int(s: str) -> int:
+    """An integer >= 1 (argparse type; the message names the range)."""
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {s!r}") from None
     if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {s}")
     return v
 
 
-def _nonneg_float(s: str) -> float:
-    v = float(s)
+def nonneg_float(s: str) -> float:
+    """A finite number >= 0 (argparse type)."""
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {s!r}") from None
     if not (v >= 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {s}")
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reservoirs", description="Reservoir computing on JAX.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def seed_int(s: str) -> int:
+    """A PRNG seed in [0, 2**32 - 1] (argparse type)."""
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {s!r}") from None
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {s}")
+    return v
 
-    f = sub.add_parser("forecast", help="train on a chaotic series and forecast it in closed loop")
+
+def _substrate_help() -> str:
+    lines = ["registered reservoirs (--substrate):"]
+    for name, e in registry().items():
+        lo, hi = e.sweep_gains
+        lines.append(f"  {name:<11} {e.description} (default sweep {lo:g}..{hi:g})")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    names = tuple(registry())
+    parser = argparse.ArgumentParser(
+        prog="reservoirs", description="Reservoir computing on JAX.", epilog=_substrate_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    gain_help = "; ".join(f"{n}: {e.gain_unit}" for n, e in registry().items())
+
+    f = sub.add_parser("forecast", help="train on a chaotic series and forecast it in closed loop",
+                       epilog=_substrate_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("--task", choices=TASKS, default="mackey-glass")
-    f.add_argument("--substrate", choices=SUBSTRATES, default="esn")
-    f.add_argument("--units", type=_positive_int, default=None, help="reservoir size N (default: task preset)")
-    f.add_argument("--gain", type=_nonneg_float, default=None,
-                   help="the gain knob: spectral radius (esn), feedback drive gain (memristor), feedback strength "
-                        "(photonic), synaptic scale (lsm); default: task or substrate preset")
-    f.add_argument("--seed", type=int, default=0, help="PRNG seed for the data and the reservoir")
+    f.add_argument("--substrate", choices=names, default="esn")
+    f.add_argument("--units", type=positive_int, default=None, help="reservoir size (default: task/substrate preset)")
+    f.add_argument("--gain", type=nonneg_float, default=None,
+                   help=f"the gain knob, >= 0 ({gain_help}); default: task or substrate preset")
+    f.add_argument("--seed", type=seed_int, default=0, help="PRNG seed for the data, the reservoir and its noise")
     f.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    f.add_argument("--plot", metavar="FILE", default=None, help="write forecast vs truth (and a 3-D attractor)")
+    f.add_argument("--plot", metavar="FILE", default=None,
+                   help="write forecast vs truth (and a 3-D attractor for Lorenz); .png, .pdf, .svg or .jpg")
     f.set_defaults(func=_cmd_forecast)
 
-    s = sub.add_parser("sweep", help="sweep the gain: Lyapunov exponent, memory capacity and error vs gain")
+    s = sub.add_parser("sweep", help="sweep the gain: Lyapunov exponent, memory capacity and error vs gain",
+                       epilog=_substrate_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--task", choices=TASKS, default="mackey-glass")
-    s.add_argument("--substrate", choices=SUBSTRATES, default="esn")
-    s.add_argument("--gains", type=parse_gains, default=parse_gains("0.1:2.0:32"), help="START:STOP:COUNT or a,b,c")
-    s.add_argument("--units", type=_positive_int, default=None, help="reservoir size (default: 200 or per substrate)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--substrate", choices=names, default="esn")
+    s.add_argument("--gains", type=parse_gains, default=None,
+                   help="START:STOP:COUNT or a,b,c (>= 0); default: 32 values over the substrate's own range")
+    s.add_argument("--units", type=positive_int, default=None, help="reservoir size (default: per substrate)")
+    s.add_argument("--seed", type=seed_int, default=0)
     s.add_argument("--no-memory-capacity", action="store_true", help="skip the memory-capacity measurement")
     s.add_argument("--json", action="store_true", help="print exactly one JSON object")
     s.add_argument("--plot", metavar="FILE", default=None, help="write exponent / memory / error against gain")
     s.set_defaults(func=_cmd_sweep)
 
-    d = sub.add_parser("demo", help="the main job on built-in defaults: forecasts, a table and figures")
+    c = sub.add_parser("classify", help="classify waveforms, delayed XOR or temporal patterns with a reservoir",
+                       epilog=_substrate_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--task", choices=CLASSIFY_TASKS, default="sine-square")
+    c.add_argument("--substrate", choices=names, default="esn")
+    c.add_argument("--units", type=positive_int, default=None, help="reservoir size (default: per substrate)")
+    c.add_argument("--gain", type=nonneg_float, default=None, help="the gain knob, >= 0 (default: per substrate)")
+    c.add_argument("--seed", type=seed_int, default=0)
+    c.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    c.add_argument("--plot", metavar="FILE", default=None, help="write the confusion matrix and sample inputs")
+    c.set_defaults(func=_cmd_classify)
+
+    d = sub.add_parser("demo", help="the main job on built-in defaults: forecasts, every substrate, a sweep")
     d.add_argument("--out", default="reservoirs-demo", help="output folder (default: ./reservoirs-demo)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=seed_int, default=0)
     d.add_argument("--quick", action="store_true", help="small reservoirs and short horizons (a smoke test)")
     d.set_defaults(func=_cmd_demo)
     return parser
@@ -453,6 +618,13 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `--gains -1,2`: argparse takes a value that starts with "-" for an option; glue it on, so that the value
+    # reaches the gain check and gets its message
+    for i in range(len(argv) - 1):
+        if argv[i] == "--gains" and argv[i + 1].startswith("-"):
+            argv[i : i + 2] = [f"--gains={argv[i + 1]}"]
+            break
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

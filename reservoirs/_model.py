@@ -10,11 +10,48 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from ._checks import RealLike, as_series, check_int, check_key, check_positive, check_reservoir, is_traced
 from ._reservoir import AbstractReservoir, State, step_key
 from ._ridge import AbstractReadout, GramStats, Ridge, merge_all
+
+
+class Standardize(eqx.Module):
+    """An affine map to standard units, `z = (x - mean) / std`, that a `Model` keeps for its inputs and outputs.
+
+    Physical substrates expect inputs of order one (a voltage range, an optical power, a current around its bias):
+    `fit(..., standardize=True)` fits one `Standardize` to the training inputs and one to the targets, trains in
+    standard units, and `predict`/`forecast` map back, so outputs come back in data units. Ridge regression is
+    linear in the targets, so standardising them changes nothing but the units of the fitted weights.
+
+    - `mean`, `std`: per channel; a channel with zero spread gets `std = 1` (it is only shifted).
+    """
+
+    mean: Float[Array, " channels"]
+    std: Float[Array, " channels"]
+
+    @staticmethod
+    def fit(x: Float[Array, "time channels"]) -> "Standardize":
+        """The map that takes `x` (time, channels) to zero mean and unit standard deviation per channel."""
+        mean = jnp.mean(x, axis=0)
+        std = jnp.std(x, axis=0)
+        return Standardize(mean, jnp.where(std > 0, std, jnp.ones_like(std)))
+
+    def __call__(self, x):
+        return (x - self.mean.astype(x.dtype)) / self.std.astype(x.dtype)
+
+    def inverse(self, z):
+        return z * self.std.astype(z.dtype) + self.mean.astype(z.dtype)
+
+
+def _apply(scaler, x):
+    return x if scaler is None else scaler(x)
+
+
+def _invert(scaler, z):
+    return z if scaler is None else scaler.inverse(z)
 
 
 class Model(eqx.Module):
@@ -25,7 +62,10 @@ class Model(eqx.Module):
     - `last_output`: the last known output value: after `fit`, the last training target (the true value); after
       `predict` or `forecast`, the model's own last output. A closed loop feeds it back first, so `forecast`
       continues the series from the sample after it.
-    - `target_mean`, `target_std`: per-output statistics of the training targets, used to detect divergence.
+    - `target_mean`, `target_std`: per-output statistics of the training targets (data units), used to detect
+      divergence.
+    - `input_scaler`, `output_scaler`: the `Standardize` maps of `fit(..., standardize=True)`, or None. The readout
+      works in standard units; `last_output` and every output a user sees are in data units.
 
     A `Model` is a pytree: `save_model`/`load_model` round-trip it, `jax.vmap` batches it.
     """
@@ -36,6 +76,8 @@ class Model(eqx.Module):
     last_output: Float[Array, " outputs"]
     target_mean: Float[Array, " outputs"]
     target_std: Float[Array, " outputs"]
+    input_scaler: Standardize | None = None
+    output_scaler: Standardize | None = None
 
     @property
     def out_size(self) -> int:
@@ -109,8 +151,8 @@ def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk):
     return state, stats
 
 
-@eqx.filter_jit
-def _fit_impl(reservoir, readout, drive, ext, targets, state, key, washout, chunk):
+def _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers=(None, None)):
+    """The fitted `Model` and whether the training statistics are finite (False: the reservoir diverged)."""
     state = _scan_steps(reservoir, state, drive[:washout], key, 0)
     t0 = washout
     all_stats = []
@@ -122,7 +164,23 @@ def _fit_impl(reservoir, readout, drive, ext, targets, state, key, washout, chun
     fitted = readout.fit_stats(all_stats)
     total = merge_all(all_stats)
     std = jnp.sqrt(jnp.diag(total.cyy) / total.count)
-    return Model(reservoir, fitted, state, targets[-1], total.mean_y, std)
+    in_scaler, out_scaler = scalers
+    mean = _invert(out_scaler, total.mean_y)
+    if out_scaler is not None:
+        std = std * out_scaler.std.astype(std.dtype)
+    last = _invert(out_scaler, targets[-1])
+    # Diverged features (a linear or photonic loop with gain > 1) leave NaN/inf in the statistics: reported by `fit`.
+    finite = jnp.all(jnp.isfinite(total.cxx)) & jnp.all(jnp.isfinite(total.cxy))
+    return Model(reservoir, fitted, state, last, mean, std, in_scaler, out_scaler), finite
+
+
+_fit_checked = eqx.filter_jit(_fit_core)
+
+
+@eqx.filter_jit
+def _fit_impl(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers=(None, None)):
+    """`_fit_core` without the finiteness flag (the sweep marks diverged configurations itself)."""
+    return _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers)[0]
 
 
 def _drive_inputs(reservoir, inputs, targets, y0):
@@ -167,6 +225,7 @@ def fit(
     state: State | None = None,
     key: PRNGKeyArray | None = None,
     chunk_size: int = 256,
+    standardize: bool | None = None,
 ) -> Model:
     """Train a readout on a reservoir driven by `inputs` to produce `targets`. One compiled call.
 
@@ -185,34 +244,85 @@ def fit(
     - `state`: initial reservoir state (default `reservoir.init_state()`).
     - `key`: PRNG key, required by stochastic substrates.
     - `chunk_size`: steps per Gram block. Default 256.
+    - `standardize`: fit a `Standardize` map to the inputs and one to the targets, train in standard units and keep
+      both in the model, so that `predict` and `forecast` take and return data units. Default `None`: standardise
+      exactly when the reservoir asks for it (`reservoir.standardize_inputs`, True for the physical substrates,
+      whose voltage, current or power ranges assume inputs of order one; False for the ESN and the LSM, whose
+      `input_scaling` is set for the data as given).
 
     With output feedback (`reservoir.feedback_size > 0`) the previous target is fed back (teacher forcing); at
     `t = 0` the feedback is zero.
 
     **Returns:** a `Model` holding the fitted readout, the state after the last input and the last target, so that
-    `forecast(model, n)` continues the series.
+    `forecast(model, n)` continues the series. A reservoir whose features become NaN or inf during training (an
+    unstable configuration) raises a `ValueError` naming its gain.
+
+    Example:
+        >>> import jax, tasks, reservoirs as rc
+        >>> x = tasks.mackey_glass(1201, key=jax.random.key(0)).values
+        >>> esn = rc.ESN(1, 100, leak=0.3, key=jax.random.key(1))
+        >>> model = rc.fit(esn, x[:-1], x[1:], readout=rc.Ridge(1e-8), washout=100)
+        >>> outputs, model = rc.predict(model, x[:10])
     """
+    if isinstance(inputs, (list, tuple)) or getattr(inputs, "ndim", 2) == 3:
+        from ._classify import fit_sequences
+
+        return fit_sequences(reservoir, inputs, targets, readout=readout, washout=washout, key=key,
+                             chunk=chunk_size)
     inputs, targets, readout = prepare_task(reservoir, inputs, targets, readout)
     washout = check_int("washout", washout, minimum=0)
     if washout >= inputs.shape[0]:
         raise ValueError(f"`washout` must be < the series length {inputs.shape[0]}, got {washout}")
     chunk_size = check_int("chunk_size", chunk_size, minimum=1)
     check_key(reservoir, key)
-    state = reservoir.init_state() if state is None else state
+    state = _initial_state(reservoir, state)
+    if standardize is None:
+        standardize = bool(getattr(reservoir, "standardize_inputs", False))
+    scalers = (None, None)
+    if standardize:
+        scalers = (Standardize.fit(inputs[washout:]) if inputs.shape[1] else None, Standardize.fit(targets[washout:]))
+        inputs, targets = _apply(scalers[0], inputs), _apply(scalers[1], targets)
     y0 = jnp.zeros(targets.shape[1], targets.dtype)
     drive = _drive_inputs(reservoir, inputs, targets, y0)
-    return _fit_impl(reservoir, readout, drive, inputs, targets, state, key, washout, chunk_size)
+    model, finite = _fit_checked(reservoir, readout, drive, inputs, targets, state, key, washout, chunk_size,
+                                 scalers)
+    if not is_traced(finite) and not bool(finite):
+        raise ValueError(
+            f"the reservoir diverged during `fit` (NaN or inf features) at gain={_gain_str(reservoir)}: this "
+            "configuration is unstable; lower the gain or the input scaling (a sweep marks such configurations "
+            "instead of raising)"
+        )
+    return model
+
+
+def _gain_str(reservoir) -> str:
+    try:
+        return format(float(reservoir.gain), "g")
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _initial_state(reservoir, state):
+    if state is None:
+        return reservoir.init_state()
+    try:
+        from ._checks import check_state
+    except ImportError:  # pragma: no cover
+        return state
+    check_state(reservoir, state)
+    return state
 
 
 def _closed_loop_step(model, state, y_prev, u_ext, key_t):
     """One step of a model whose fed-back channels (and, for a generative model, inputs) carry `y_prev`."""
     res = model.reservoir
-    parts = [u_ext] if res.in_size else []
+    u = _apply(model.input_scaler, u_ext) if res.in_size else u_ext
+    parts = [u] if res.in_size else []
     if res.feedback_size:
-        parts.append(y_prev.astype(u_ext.dtype))
+        parts.append(_apply(model.output_scaler, y_prev).astype(u.dtype))
     drive = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
     state = res.step(state, drive, key=key_t)
-    y = model.readout(_readout_input(res, model.readout, state, u_ext))
+    y = _invert(model.output_scaler, model.readout(_readout_input(res, model.readout, state, u)))
     return state, y
 
 
@@ -253,7 +363,17 @@ def predict(
         raise ValueError("this model has no external input (in_size=0): use `forecast(model, n_steps)`")
     inputs = as_series("inputs", inputs, dim=model.reservoir.in_size)
     check_key(model.reservoir, key)
-    return _predict_impl(model, inputs, key)
+    outputs, model = _predict_impl(model, inputs, key)
+    if not is_traced(outputs):
+        ok = np.all(np.isfinite(np.asarray(outputs)), axis=1)
+        if not ok.all():
+            warnings.warn(
+                f"`predict` produced NaN or inf outputs from step {int(np.argmin(ok))} of {ok.size}: the reservoir "
+                "diverged under these inputs (an unstable configuration, or inputs far outside the training range)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return outputs, model
 
 
 class ForecastResult(eqx.Module):
@@ -309,9 +429,9 @@ def _warmup_impl(model, values, key):
 
     def body(state, xs):
         v, t = xs
-        parts = [v] if res.in_size else []
+        parts = [_apply(model.input_scaler, v)] if res.in_size else []
         if res.feedback_size:
-            parts.append(v)
+            parts.append(_apply(model.output_scaler, v))
         drive = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
         return res.step(state, drive, key=step_key(key, t)), None
 
@@ -368,41 +488,107 @@ def forecast(
     return result
 
 
-_MAGIC = b"reservoirs-model-v1\n"
+_MAGIC_V1 = b"reservoirs-model-v1\n"
+_MAGIC = b"reservoirs-model-v2\n"
 
 
 def save_model(path: str | Path, model: Model) -> None:
-    """Save a trained model: a small header describing its structure, then its arrays (Equinox serialisation).
+    """Save a trained model: a magic line, a small JSON header with a SHA-256 checksum, then the model.
 
-    Load it with `load_model(path)`. The header is a pickle of the model's skeleton (array shapes, no values):
-    load only files you trust, as with any pickle.
+    The payload is a pickle of the model's skeleton (array shapes and static fields, no values) followed by its
+    arrays (Equinox serialisation). `load_model(path)` verifies the checksum, so a truncated or corrupted file is
+    refused instead of loading silently. The skeleton is a pickle: load only files you trust, as with any pickle.
     """
+    import hashlib
+    import io
+
     _check_model(model)
     arrays, static = eqx.partition(model, eqx.is_array)
     skeleton = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), arrays)
     header = pickle.dumps(eqx.combine(skeleton, static))
-    meta = json.dumps({"x64": bool(jax.config.jax_enable_x64)}).encode()
+    buf = io.BytesIO()
+    buf.write(len(header).to_bytes(8, "little") + header)
+    eqx.tree_serialise_leaves(buf, model)
+    payload = buf.getvalue()
+    meta = json.dumps({
+        "x64": bool(jax.config.jax_enable_x64),
+        "class": type(model).__name__,
+        "payload_bytes": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }).encode()
     with open(path, "wb") as f:
         f.write(_MAGIC)
         f.write(len(meta).to_bytes(8, "little") + meta)
-        f.write(len(header).to_bytes(8, "little") + header)
-        eqx.tree_serialise_leaves(f, model)
+        f.write(payload)
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _read_block(data: bytes, pos: int, what: str) -> tuple[bytes, int]:
+    if pos + 8 > len(data):
+        raise _Invalid(f"truncated before the {what}")
+    n = int.from_bytes(data[pos : pos + 8], "little")
+    if n > len(data) - pos - 8:
+        raise _Invalid(f"truncated in the {what} ({n} bytes announced, {len(data) - pos - 8} present)")
+    return data[pos + 8 : pos + 8 + n], pos + 8 + n
 
 
 def load_model(path: str | Path) -> Model:
-    """Load a model written by `save_model`; the numbers come back bit for bit."""
-    with open(path, "rb") as f:
-        if f.read(len(_MAGIC)) != _MAGIC:
-            raise ValueError(f"`path` {str(path)!r} is not a reservoirs model file")
-        meta = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    """Load a model written by `save_model`; the numbers come back bit for bit.
+
+    Raises a `ValueError` starting "not a valid reservoirs model file" for a file that is not one, is truncated,
+    fails its checksum or holds something other than a `Model`, and one that says how to enable float64 for a
+    float64 model loaded without `jax_enable_x64`.
+    """
+    import hashlib
+    import io
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"`path` {str(path)!r} does not exist or is not a file")
+    data = p.read_bytes()
+    try:
+        if data.startswith(_MAGIC_V1):
+            version, pos = 1, len(_MAGIC_V1)
+        elif data.startswith(_MAGIC):
+            version, pos = 2, len(_MAGIC)
+        else:
+            raise _Invalid("it does not start with the reservoirs model header")
+        meta_bytes, pos = _read_block(data, pos, "metadata")
+        try:
+            meta = json.loads(meta_bytes)
+        except ValueError as e:
+            raise _Invalid(f"garbled metadata ({e})") from None
+        if not isinstance(meta, dict) or "x64" not in meta:
+            raise _Invalid("garbled metadata")
+        payload = data[pos:]
+        if version == 2:
+            if len(payload) != meta.get("payload_bytes"):
+                raise _Invalid(f"truncated or padded: {len(payload)} bytes of model, {meta.get('payload_bytes')} "
+                               "expected")
+            if hashlib.sha256(payload).hexdigest() != meta.get("sha256"):
+                raise _Invalid("checksum mismatch (the file is corrupted)")
         if meta["x64"] and not jax.config.jax_enable_x64:
             raise ValueError(
                 "`path` holds a float64 model: enable it with jax.config.update('jax_enable_x64', True) first"
             )
-        skeleton = pickle.loads(f.read(int.from_bytes(f.read(8), "little")))
+        header, pos = _read_block(payload, 0, "model structure")
+        try:
+            skeleton = pickle.loads(header)
+        except Exception as e:  # noqa: BLE001 - any unpickling failure means a bad file
+            raise _Invalid(f"unreadable model structure ({type(e).__name__}: {e})") from None
+        if not isinstance(skeleton, Model):
+            raise _Invalid(f"it holds a {type(skeleton).__name__}, not a reservoirs Model")
         like = jax.tree.map(
             lambda s: jnp.zeros(s.shape, s.dtype),
             skeleton,
             is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct),
         )
-        return eqx.tree_deserialise_leaves(f, like)
+        try:
+            return eqx.tree_deserialise_leaves(io.BytesIO(payload[pos:]), like)
+        except Exception as e:  # noqa: BLE001
+            raise _Invalid(f"the arrays do not match the model structure ({type(e).__name__}: {e})") from None
+    except _Invalid as e:
+        raise ValueError(f"not a valid reservoirs model file: {str(path)!r}: {e}") from None

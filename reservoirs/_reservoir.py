@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from ._checks import as_series, check_key, check_reservoir
+from ._checks import as_series, check_key, check_reservoir, check_state
 
 State = PyTree[Array]
 
@@ -31,8 +31,8 @@ class AbstractReservoir(eqx.Module):
     - `features(state)`: the vector, of length `feature_size`, that the readout sees.
 
     and provide the fields or properties `gain` (a scalar array leaf, so that a sweep can batch it), `in_size` and
-    `feature_size`. `feedback_size` (default 0) and `stochastic` (default False; True when `step` consumes its
-    `key`) may be overridden.
+    `feature_size`. `feedback_size` (default 0), `stochastic` (default False; True when `step` consumes its
+    `key`) and `standardize_inputs` (default False) may be overridden.
     """
 
     gain: eqx.AbstractVar[Float[Array, ""]]
@@ -61,6 +61,15 @@ class AbstractReservoir(eqx.Module):
 
     @property
     def stochastic(self) -> bool:
+        return False
+
+    @property
+    def standardize_inputs(self) -> bool:
+        """Whether `fit` standardises inputs and targets by default (see `fit`'s `standardize`).
+
+        True for substrates whose physical input range (volts, amperes, optical power) assumes inputs of order one;
+        False (the default) where `input_scaling` is meant to be set for the data as given.
+        """
         return False
 
 
@@ -111,4 +120,6 @@ def run(
     check_key(reservoir, key)
     if state is None:
         state = reservoir.init_state()
+    else:
+        check_state(reservoir, state)
     return _scan_features_jit(reservoir, state, inputs, key, 0)

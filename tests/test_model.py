@@ -102,8 +102,61 @@ def test_save_load_roundtrip(tmp_path, model):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(rc.forecast(loaded, 25).outputs, rc.forecast(model, 25).outputs)
     (tmp_path / "junk").write_bytes(b"hello")
-    with pytest.raises(ValueError, match="`path`"):
+    with pytest.raises(ValueError, match="not a valid reservoirs model file"):
         rc.load_model(tmp_path / "junk")
+    with pytest.raises(ValueError, match="`path`.*does not exist"):
+        rc.load_model(tmp_path / "missing.eqx")
+
+
+def test_corrupted_model_files_are_refused(tmp_path, model):
+    p = tmp_path / "m.eqx"
+    rc.save_model(p, model)
+    data = p.read_bytes()
+    (tmp_path / "short").write_bytes(data[: len(data) - 100])
+    with pytest.raises(ValueError, match="not a valid reservoirs model file.*truncated"):
+        rc.load_model(tmp_path / "short")
+    flipped = bytearray(data)
+    flipped[-50] ^= 0xFF  # one byte of the readout weights
+    (tmp_path / "flip").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="not a valid reservoirs model file.*checksum"):
+        rc.load_model(tmp_path / "flip")
+    # a well-formed file whose payload is another class
+    import hashlib
+    import json
+    import pickle
+
+    header = pickle.dumps({"not": "a model"})
+    payload = len(header).to_bytes(8, "little") + header
+    meta = json.dumps({"x64": True, "payload_bytes": len(payload),
+                       "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+    (tmp_path / "other").write_bytes(b"reservoirs-model-v2\n" + len(meta).to_bytes(8, "little") + meta + payload)
+    with pytest.raises(ValueError, match="not a valid reservoirs model file.*dict, not a reservoirs Model"):
+        rc.load_model(tmp_path / "other")
+
+
+def test_standardize_round_trips_data_units(esn, series):
+    """Training in standard units gives the same fit as training on pre-standardised data, in data units."""
+    x = 3.0 + 40.0 * series
+    m = rc.fit(esn, x[:1500], x[1:1501], washout=100, readout=rc.Ridge(1e-8), standardize=True)
+    mu, sd = float(jnp.mean(x[100:1500])), float(jnp.std(x[100:1500]))
+    assert m.input_scaler is not None and np.allclose(m.input_scaler.mean, mu)
+    z = (x - mu) / sd
+    ref = rc.fit(esn, z[:1500], (x[1:1501] - m.output_scaler.mean) / m.output_scaler.std, washout=100,
+                 readout=rc.Ridge(1e-8))
+    y, _ = rc.predict(m, x[1500:1600])
+    y_ref, _ = rc.predict(ref, z[1500:1600])
+    np.testing.assert_allclose(y, m.output_scaler.inverse(y_ref), rtol=1e-9, atol=1e-9)
+    assert float(rc.nrmse(x[1501:1601], y)) < 1e-2
+    f = rc.forecast(m, 50)
+    assert not bool(f.diverged) and abs(float(jnp.mean(f.outputs)) - 3.0) < 40.0
+    # the default follows the reservoir: an ESN is not standardised
+    assert rc.fit(esn, x[:500], x[1:501], washout=100).input_scaler is None
+
+
+def test_fit_reports_a_diverging_reservoir(series):
+    lin = rc.ESN(1, 20, key=jax.random.key(0), gain=1.5, activation="identity", leak=1.0)
+    with pytest.raises(ValueError, match="diverged during `fit`.*gain=1.5"):
+        rc.fit(lin, 10 * series[:1500], series[1:1501], washout=10)
 
 
 def test_save_load_sparse_and_cv(tmp_path, series):
@@ -170,7 +223,7 @@ def test_output_feedback_teacher_forcing_matches_numpy(series):
         (dict(inputs=np.full((100, 1), np.nan)), "`inputs` contains NaN"),
         (dict(targets=np.concatenate([np.ones((99, 1)), [[np.inf]]])), "`targets` contains NaN or inf"),
         (dict(inputs=np.ones((100, 2))), "`inputs` must have shape"),
-        (dict(inputs=np.ones((100, 1, 1))), "`inputs` must have shape"),
+        (dict(inputs=np.ones((100, 1, 1, 1))), "`inputs` must have shape"),
         (dict(targets=np.ones((90, 1))), "same length"),
         (dict(washout=100), "`washout` must be <"),
         (dict(washout=-1), "`washout`"),
