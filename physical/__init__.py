@@ -6,6 +6,7 @@ physical gain knob, a composable set of non-idealities (`NonIdealities`) and an 
 work unchanged.
 """
 
+from ._bucket import WaterBucket as WaterBucket
 from ._energy import DIGITAL_J_PER_MAC as DIGITAL_J_PER_MAC
 from ._energy import EnergyReport as EnergyReport
 from ._energy import EnergyTerm as EnergyTerm
@@ -15,3 +16,4 @@ from ._memristor import zhong_node_step as zhong_node_step
 from ._nonideal import NonIdealities as NonIdealities
 from ._nonideal import quantize as quantize
 from ._photonic import PhotonicDelay as PhotonicDelay
+from ._spintronic import SpinTorqueOscillator as SpinTorqueOscillator
