@@ -3,7 +3,8 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge", "substrates", "lsm"]
+ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge", "substrates", "substrate_forecast", "classify",
+         "spintronic", "bucket", "lsm"]
 
 
 def main() -> None:
