@@ -3,7 +3,7 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["accuracy", "speed", "memory", "ridge_path", "edge", "substrates", "substrate_forecast", "classify",
+ORDER = ["accuracy", "float32", "speed", "memory", "ridge_path", "edge", "substrates", "substrate_forecast", "classify",
          "spintronic", "bucket", "lsm"]
 
 
@@ -13,7 +13,7 @@ def main() -> None:
     parts = [
         "# Benchmark results",
         "",
-        "Written by the scripts in `benchmarks/` (float64). Rerun one with `python benchmarks/<script>.py`, then "
+        "Written by the scripts in `benchmarks/` (float64 unless a section says otherwise). Rerun one with `python benchmarks/<script>.py`, then "
         "`python benchmarks/make_results.py`. Times are medians; compare ratios, not absolute times.",
         "",
     ]

@@ -99,6 +99,7 @@ from ._ridge import (
 from ._ridge import AlphaGridEdgeWarning as AlphaGridEdgeWarning
 from ._ridge import (
     GramStats as GramStats,
+    QRStats as QRStats,
 )
 from ._ridge import (
     Ridge as Ridge,

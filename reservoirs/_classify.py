@@ -37,7 +37,7 @@ from ._checks import (
 )
 from ._model import Model, _drive_inputs, _readout_input, fit
 from ._reservoir import AbstractReservoir, step_key
-from ._ridge import AbstractReadout, GramStats, Ridge, RidgeCV, merge_all
+from ._ridge import AbstractReadout, GramStats, QRStats, Ridge, RidgeCV, merge_all
 
 POOLINGS = ("step", "last", "mean")
 
@@ -122,7 +122,7 @@ class RidgeClassifier(AbstractReadout):
     def segments(self, length: int) -> tuple[int, ...]:
         return (length,) if self.cv is None else self.cv.segments(length)
 
-    def fit_stats(self, stats: list[GramStats]) -> "RidgeClassifier":
+    def fit_stats(self, stats: list[GramStats | QRStats]) -> "RidgeClassifier":
         if self.cv is None:
             r = Ridge(self.alpha, input_passthrough=self.input_passthrough).fit_stats(stats)
         else:
@@ -193,37 +193,38 @@ def _accumulate_batch(reservoir, readout, states, drive, ext, targets, keys, t0,
     n_chunks, rest = divmod(length, chunk)
     ts = t0 + jnp.arange(length)
 
-    def block(states, d, e, y, t):
+    def block(states, d, e, t):
         def body(states, xs):
             u, ue, tt = xs
             states = _batch_step(reservoir, states, u, keys, tt)
             return states, _batch_z(reservoir, readout, states, ue)
 
         states, Z = jax.lax.scan(body, states, (d, e, t))
-        Z = Z.reshape(-1, Z.shape[-1])
-        Y = y.reshape(-1, y.shape[-1])
-        dtype = _gram_dtype(Z.dtype)
-        return states, GramStats.from_block(Z.astype(dtype), Y.astype(dtype))
+        return states, Z.reshape(-1, Z.shape[-1])
 
     def split(x):
         return x[: n_chunks * chunk].reshape(n_chunks, chunk, *x.shape[1:])
 
-    _, probe = jax.eval_shape(block, states, drive[:1], ext[:1], targets[:1], ts[:1])
-    stats = GramStats.empty(probe.mean_x.shape[0], probe.mean_y.shape[0], probe.cxx.dtype)
+    def rows_of(y):
+        return y.reshape(-1, y.shape[-1]).astype(dtype)
+
+    _, probe = jax.eval_shape(block, states, drive[:1], ext[:1], ts[:1])
+    dtype = _gram_dtype(probe.dtype)
+    stats = readout.stats_type(dtype).empty(probe.shape[1], targets.shape[-1], dtype)
 
     def outer(carry, xs):
         states, stats = carry
-        states, s = block(states, *xs)
-        return (states, stats.merge(s)), None
+        states, Z = block(states, *xs[:-1])
+        return (states, stats.add_block(Z.astype(dtype), rows_of(xs[-1]))), None
 
     if n_chunks:
         (states, stats), _ = jax.lax.scan(
-            outer, (states, stats), (split(drive), split(ext), split(targets), split(ts))
+            outer, (states, stats), (split(drive), split(ext), split(ts), split(targets))
         )
     if rest:
         sl = slice(n_chunks * chunk, length)
-        states, s = block(states, drive[sl], ext[sl], targets[sl], ts[sl])
-        stats = stats.merge(s)
+        states, Z = block(states, drive[sl], ext[sl], ts[sl])
+        stats = stats.add_block(Z.astype(dtype), rows_of(targets[sl]))
     return states, stats
 
 
@@ -272,7 +273,7 @@ def _group_stats(reservoir, readout, group, key, washout, rows, pooling):
     d = _time_major(inputs)
     states, Z = _pooled_features(reservoir, readout, states, d, d, keys, washout, pooling)
     dtype = _gram_dtype(Z.dtype)
-    return states, GramStats.from_block(Z.astype(dtype), targets.astype(dtype))
+    return states, readout.stats_type(dtype).from_block(Z.astype(dtype), targets.astype(dtype))
 
 
 @eqx.filter_jit
@@ -289,7 +290,7 @@ def _fit_sequences_impl(reservoir, readout, groups, segments, last_at, key, wash
         seg_stats.append(merge_all(stats))
     fitted = readout.fit_stats(seg_stats)
     total = merge_all(seg_stats)
-    std = jnp.sqrt(jnp.diag(total.cyy) / total.count)
+    std = jnp.sqrt(total.target_var())
     last_target = groups[last_at[0]][1][last_at[1]]
     last_target = last_target[-1] if pooling == "step" else last_target
     return Model(reservoir, fitted, final, last_target, total.mean_y, std)

@@ -20,6 +20,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from . import _linalg
+from ._lstsq import QRStats
 from ._checks import RealLike, check_int, check_interval, check_positive, is_traced
 
 
@@ -76,6 +77,27 @@ class GramStats(eqx.Module):
             self.cyy + other.cyy + c * jnp.outer(dy, dy),
         )
 
+    def add_block(self, X: Float[Array, "k features"], Y: Float[Array, "k outputs"]) -> "GramStats":
+        """These statistics with a (k, F) block of features and its (k, O) targets added."""
+        return self.merge(GramStats.from_block(X.astype(self.cxx.dtype), Y.astype(self.cxx.dtype)))
+
+    def target_var(self) -> Float[Array, " outputs"]:
+        """Per-output variance of the targets (population, divided by `count`)."""
+        return jnp.diag(self.cyy) / jnp.where(self.count > 0, self.count, 1)
+
+    def all_finite(self) -> Array:
+        return jnp.all(jnp.isfinite(self.cxx)) & jnp.all(jnp.isfinite(self.cxy))
+
+    def ridge_solution(self, alpha, fit_intercept: bool = True) -> tuple[Array, Array]:
+        """`(W, b)` of the ridge regression (W: features × outputs) from the normal equations."""
+        s = self if fit_intercept else self.uncentred()
+        W = solve_ridge(s.cxx, s.cxy, jnp.asarray(alpha, s.cxx.dtype))
+        return W, s.mean_y - s.mean_x @ W
+
+    def path_errors(self, val: "GramStats", alphas, fit_intercept: bool = True) -> tuple[Array, Array]:
+        """Validation SSE on `val` for every alpha, and `val`'s total sum of squares (see `_path_errors`)."""
+        return _path_errors(self if fit_intercept else self.uncentred(), val, alphas)
+
     def uncentred(self) -> "GramStats":
         """Raw moments XᵀX, XᵀY, YᵀY (zero means): for a regression without intercept."""
         n = self.count
@@ -89,7 +111,27 @@ class GramStats(eqx.Module):
         )
 
 
-def merge_all(stats: list[GramStats]) -> GramStats:
+#: Solvers of the ridge readouts: "gram" (normal equations, Cholesky), "qr" (streaming QR, `reservoirs._lstsq`),
+#: "auto" (QR where the statistics are float32 or narrower, the normal equations in float64).
+SOLVERS = ("auto", "gram", "qr")
+
+
+def stats_type(solver: str, dtype) -> type:
+    """The statistics class `fit` accumulates for `solver` when the statistics have dtype `dtype`."""
+    if solver == "gram":
+        return GramStats
+    if solver == "qr":
+        return QRStats
+    return QRStats if jnp.finfo(dtype).bits <= 32 else GramStats
+
+
+def _check_solver(solver) -> str:
+    if solver not in SOLVERS:
+        raise ValueError(f"`solver` must be one of {SOLVERS}, got {solver!r}")
+    return solver
+
+
+def merge_all(stats: list[GramStats | QRStats]) -> GramStats | QRStats:
     out = stats[0]
     for s in stats[1:]:
         out = out.merge(s)
@@ -139,6 +181,10 @@ class AbstractReadout(eqx.Module):
     def segments(self, length: int) -> tuple[int, ...]:
         raise NotImplementedError
 
+    def stats_type(self, dtype) -> type:
+        """The statistics `fit` accumulates for this readout (`GramStats` or `QRStats`), per its `solver`."""
+        return stats_type(getattr(self, "solver", "auto"), dtype)
+
     @abc.abstractmethod
     def fit_stats(self, stats: list[GramStats]) -> "AbstractReadout":
         raise NotImplementedError
@@ -178,12 +224,17 @@ class Ridge(AbstractReadout):
     After `fit`, `weights` (outputs × features) and `bias` are set; `path` holds the validation curve when the
     readout came from `RidgeCV`.
 
-    Precision: the normal equations square the condition number of the feature matrix, so `fit` accumulates the
-    Gram in at least JAX's default float: with x64 enabled, a float32 reservoir gets float64 statistics and
-    float64 readout weights (measured in benchmarks/bench_speed.py: float32 states with a float64 Gram match the
-    all-float64 NRMSE). With x64 disabled everything is float32, and the solve is only as good as ~1e-7 times the
-    largest Gram eigenvalue, an implicit ridge: on one-step Mackey-Glass (N = 300) the best all-float32 NRMSE
-    was 1.8e-2 (at alpha = 1e-3) against 5e-3 in float64.
+    - `solver`: how the least-squares problem is accumulated and solved. `"gram"`: centred Gram statistics and a
+      Cholesky solve (the normal equations; cheapest). `"qr"`: a streaming QR factor of the feature matrix
+      (`reservoirs._lstsq.QRStats`), which does not square the condition number. `"auto"` (default): QR where
+      the statistics are float32 (JAX's default, x64 off), the Gram in float64.
+
+    Precision: the normal equations square the condition number of the feature matrix, so `fit` accumulates its
+    statistics in at least JAX's default float: with x64 enabled, a float32 reservoir gets float64 statistics and
+    float64 readout weights. With x64 disabled everything is float32; there a Gram solve resolves only ~1e-7
+    times the largest Gram eigenvalue (an implicit ridge that cost one-step Mackey-Glass, N = 300, a factor of
+    about 200 in NRMSE), which is why `"auto"` switches to the QR factor: it resolves ~1e-7 of the largest
+    singular value instead (benchmarks/bench_float32.py measures both against float64).
     """
 
     alpha: Float[Array, ""]
@@ -192,6 +243,7 @@ class Ridge(AbstractReadout):
     path: RidgePath | None
     input_passthrough: bool = eqx.field(static=True)
     fit_intercept: bool = eqx.field(static=True)
+    solver: str = eqx.field(static=True, default="auto")
 
     def __init__(
         self,
@@ -199,6 +251,7 @@ class Ridge(AbstractReadout):
         *,
         input_passthrough: bool = False,
         fit_intercept: bool = True,
+        solver: str = "auto",
         weights=None,
         bias=None,
         path: RidgePath | None = None,
@@ -210,6 +263,7 @@ class Ridge(AbstractReadout):
         self.path = path
         self.input_passthrough = bool(input_passthrough)
         self.fit_intercept = bool(fit_intercept)
+        self.solver = _check_solver(solver)
 
     @property
     def fitted(self) -> bool:
@@ -224,17 +278,15 @@ class Ridge(AbstractReadout):
     def segments(self, length: int) -> tuple[int, ...]:
         return (length,)
 
-    def fit_stats(self, stats: list[GramStats]) -> "Ridge":
+    def fit_stats(self, stats: list[GramStats | QRStats]) -> "Ridge":
         s = merge_all(stats)
-        if not self.fit_intercept:
-            s = s.uncentred()
-        alpha = self.alpha.astype(s.cxx.dtype)
-        W = solve_ridge(s.cxx, s.cxy, alpha)
-        b = s.mean_y - s.mean_x @ W
+        alpha = self.alpha.astype(s.mean_y.dtype)
+        W, b = s.ridge_solution(alpha, self.fit_intercept)
         return Ridge(
             alpha,
             input_passthrough=self.input_passthrough,
             fit_intercept=self.fit_intercept,
+            solver=self.solver,
             weights=W.T,
             bias=b,
             path=self.path,
@@ -279,7 +331,8 @@ class RidgeCV(AbstractReadout):
     - `alphas`: candidate ridge parameters (all >= 0). Default 20 values log-spaced from 1e-14 to 1e1.
     - `folds`: 1 for a holdout (the last `holdout` fraction of the samples validates), or k >= 2 for k-fold.
     - `holdout`: validation fraction for `folds=1`, in (0, 1). Default 0.2.
-    - `input_passthrough`, `fit_intercept`: as in `Ridge`.
+    - `input_passthrough`, `fit_intercept`, `solver`: as in `Ridge` (with `"qr"`, each split keeps a QR factor
+      and the path comes from one SVD of the training factor).
     - `warn_at_edge`: warn (`AlphaGridEdgeWarning`) when the chosen alpha is the smallest (other than 0) or the
       largest of the grid, where the true optimum may lie outside it. Default True. Inside `jit` the warning comes
       from a `jax.debug.callback` after each fit; `sweep` turns it off per configuration and warns once, with a
@@ -294,6 +347,7 @@ class RidgeCV(AbstractReadout):
     input_passthrough: bool = eqx.field(static=True)
     fit_intercept: bool = eqx.field(static=True)
     warn_at_edge: bool = eqx.field(static=True)
+    solver: str = eqx.field(static=True, default="auto")
 
     def __init__(
         self,
@@ -304,6 +358,7 @@ class RidgeCV(AbstractReadout):
         input_passthrough: bool = False,
         fit_intercept: bool = True,
         warn_at_edge: bool = True,
+        solver: str = "auto",
     ):
         if alphas is None:
             alphas = jnp.logspace(-14, 1, 20)
@@ -319,6 +374,7 @@ class RidgeCV(AbstractReadout):
         self.input_passthrough = bool(input_passthrough)
         self.fit_intercept = bool(fit_intercept)
         self.warn_at_edge = bool(warn_at_edge)
+        self.solver = _check_solver(solver)
 
     def quiet(self) -> "RidgeCV":
         """The same strategy with `warn_at_edge=False` (for sweeps, which report the edge once, with a count)."""
@@ -339,17 +395,16 @@ class RidgeCV(AbstractReadout):
         size = length // self.folds
         return (size,) * (self.folds - 1) + (length - size * (self.folds - 1),)
 
-    def fit_stats(self, stats: list[GramStats]) -> Ridge:
-        prep = (lambda s: s) if self.fit_intercept else (lambda s: s.uncentred())
-        alphas = self.alphas.astype(stats[0].cxx.dtype)
+    def fit_stats(self, stats: list[GramStats | QRStats]) -> Ridge:
+        alphas = self.alphas.astype(stats[0].mean_y.dtype)
         if self.folds == 1:
-            sse, tot = _path_errors(prep(stats[0]), stats[1], alphas)
+            sse, tot = stats[0].path_errors(stats[1], alphas, self.fit_intercept)
         else:
             sse = jnp.zeros_like(alphas)
             tot = 0.0
             for k in range(self.folds):
                 train = merge_all([s for j, s in enumerate(stats) if j != k])
-                e, t = _path_errors(prep(train), stats[k], alphas)
+                e, t = train.path_errors(stats[k], alphas, self.fit_intercept)
                 sse, tot = sse + e, tot + t
         errors = sse / jnp.where(tot > 0, tot, 1.0)
         i_best = jnp.argmin(errors)
@@ -359,7 +414,8 @@ class RidgeCV(AbstractReadout):
                 jax.debug.callback(_warn_alpha_edge, i_best, alphas, errors)
             else:
                 _warn_alpha_edge(i_best, alphas, errors)
-        ridge = Ridge(0.0, input_passthrough=self.input_passthrough, fit_intercept=self.fit_intercept)
+        ridge = Ridge(0.0, input_passthrough=self.input_passthrough, fit_intercept=self.fit_intercept,
+                      solver=self.solver)
         ridge = eqx.tree_at(
             lambda r: (r.alpha, r.path), ridge, (best, RidgePath(alphas, errors)), is_leaf=lambda x: x is None
         )
