@@ -36,6 +36,7 @@ def test_forecast_summary_and_lorenz_plots(tmp_path, capsys):
     assert (tmp_path / "lorenz_attractor.png").stat().st_size > 10_000
 
 
+@pytest.mark.release_memory
 def test_demo_quick(tmp_path, capsys):
     import reservoirs as rc
 
@@ -171,6 +172,7 @@ def test_sweep_rejects_bad_gains(gains):
 SMALL_UNITS = {"memristor": 12, "photonic": 40, "spintronic": 2, "bucket": 16}
 
 
+@pytest.mark.release_memory
 @pytest.mark.parametrize("substrate", sorted(SMALL_UNITS))
 def test_one_line_substrate_swap_in_the_cli(substrate, capsys):
     # the demo test runs every registered reservoir at its defaults; here: other tasks, sizes, gains and the sweep
