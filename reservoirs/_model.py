@@ -111,7 +111,8 @@ def _scan_steps(reservoir, state, drive, key, t0):
 
 
 def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk):
-    """Drive over one segment and return its Gram statistics, a (chunk × features) block at a time."""
+    """Drive over one segment and return its statistics (Gram or QR, per the readout), a (chunk × features) block
+    at a time."""
     length = drive.shape[0]
     ts = t0 + jnp.arange(length)
 
