@@ -39,6 +39,7 @@ from ._esn import ESN as ESN
 from ._esn import EllMatrix as EllMatrix
 from ._esn import spectral_radius as spectral_radius
 from ._lsm import LSM as LSM
+from ._ngrc import NGRC as NGRC
 from ._lsm import FiringRates as FiringRates
 from ._lsm import LSMState as LSMState
 from ._lsm import PerturbationResult as PerturbationResult

@@ -52,6 +52,18 @@ def _readout_settings(entry, task: str, p: Preset) -> tuple[float, bool]:
     return float(d.get("alpha", p.alpha)), bool(d.get("passthrough", p.passthrough))
 
 
+_PROTOCOL_KEYS = ("train", "washout", "horizon", "series_kwargs")
+
+
+def _protocol(entry, task: str) -> tuple[Preset, bool]:
+    """The task's data protocol (`PRESETS[task]`) with the substrate's own overrides, and whether to standardise."""
+    import dataclasses
+
+    d = entry.task_defaults.get(task, {})
+    p = dataclasses.replace(PRESETS[task], **{k: d[k] for k in _PROTOCOL_KEYS if k in d})
+    return p, bool(d.get("standardize", True))
+
+
 def build_reservoir(substrate: str, in_size: int, units: int | None, gain: float | None, key, task: str):
     """The reservoir a CLI command runs, from the registry: `(reservoir, units, gain)` with the defaults filled."""
     entry = get_reservoir_entry(substrate)
@@ -76,6 +88,8 @@ def run_forecast(
 
     The model standardises the series with the training mean and std (`fit(..., standardize=True)`) and forecasts
     in data units; the forecast continues from the end of training and is compared with the true continuation.
+    The data protocol (training length, washout, horizon, sampling step) is the task's `PRESETS` entry, unless the
+    substrate registers its own (NG-RC on Lorenz: Gauthier et al. 2021's 400 training samples at dt = 0.025).
     Headline `nrmse`: over the first Lyapunov time of the forecast (`nrmse_window` steps), where a chaotic forecast
     can still be judged; `one_step_nrmse`: teacher-forced on the same test window. Times include JIT compilation
     (what a user waits for). Returns a dict with the CLI's JSON keys plus arrays for plotting.
@@ -87,7 +101,7 @@ def run_forecast(
 
     _check_task(task)
     entry = get_reservoir_entry(substrate)
-    p = PRESETS[task]
+    p, standardize = _protocol(entry, task)
     horizon = p.horizon if horizon is None else int(horizon)
     k_data, k_res, k_noise = jax.random.split(jax.random.key(seed), 3)
     series = _series(task, p.train + 1 + horizon, k_data, p)
@@ -97,8 +111,9 @@ def run_forecast(
     alpha, passthrough = _readout_settings(entry, task, p)
     key = k_noise if reservoir.stochastic else None
     t0 = time.perf_counter()
-    model = jax.block_until_ready(rc.fit(reservoir, train[:-1], train[1:], readout=rc.Ridge(alpha,
-                                  input_passthrough=passthrough), washout=p.washout, key=key, standardize=True))
+    readout = rc.Ridge(alpha, input_passthrough=passthrough)
+    model = jax.block_until_ready(rc.fit(reservoir, train[:-1], train[1:], readout=readout, washout=p.washout,
+                                         key=key, standardize=standardize))
     fit_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -139,6 +154,7 @@ def run_forecast(
         "one_step_nrmse": one_step_nrmse,
         "horizon": int(horizon),
         "forecast_note": None if entry.forecasts else entry.forecast_note,
+        "train_samples": int(p.train),
         "dt": float(series.dt),
         "lyapunov_time": lt,
         "truth": test,
@@ -202,6 +218,8 @@ def run_sweep(
 
     _check_task(task)
     entry = get_reservoir_entry(substrate)
+    if not entry.sweeps:
+        raise ValueError(f"`substrate` {substrate!r} has no gain to sweep: {entry.sweep_note}")
     p = PRESETS[task]
     gains = np.linspace(*entry.sweep_gains, 32) if gains is None else np.asarray(gains, dtype=float)
     if gains.ndim != 1 or gains.size == 0:
@@ -298,7 +316,7 @@ def _vpt_text(r: dict) -> str:
 def _summary(r: dict) -> str:
     lt_steps = r["nrmse_window"]
     lines = [
-        f"task       {r['task']} ({r['horizon']} closed-loop steps after {PRESETS[r['task']].train} training samples)",
+        f"task       {r['task']} ({r['horizon']} closed-loop steps after {r['train_samples']} training samples)",
         f"substrate  {r['substrate']}, {r['units']} units, gain {r['gain']:g}, seed {r['seed']}",
     ]
     if r["forecast_note"]:

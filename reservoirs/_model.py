@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import warnings
@@ -66,6 +67,8 @@ class Model(eqx.Module):
       divergence.
     - `input_scaler`, `output_scaler`: the `Standardize` maps of `fit(..., standardize=True)`, or None. The readout
       works in standard units; `last_output` and every output a user sees are in data units.
+    - `residual`: the readout predicts the increment over the present input, `y(t) = u(t) + readout(features)`
+      (`fit(..., residual=True)`; the NG-RC's default); `output_scaler` then standardises the increments.
 
     A `Model` is a pytree: `save_model`/`load_model` round-trip it, `jax.vmap` batches it.
     """
@@ -78,6 +81,7 @@ class Model(eqx.Module):
     target_std: Float[Array, " outputs"]
     input_scaler: Standardize | None = None
     output_scaler: Standardize | None = None
+    residual: bool = eqx.field(static=True, default=False)
 
     @property
     def out_size(self) -> int:
@@ -235,6 +239,7 @@ def fit(
     key: PRNGKeyArray | None = None,
     chunk_size: int | None = None,
     standardize: bool | None = None,
+    residual: bool | None = None,
 ) -> Model:
     """Train a readout on a reservoir driven by `inputs` to produce `targets`. One compiled call.
 
@@ -260,6 +265,11 @@ def fit(
       exactly when the reservoir asks for it (`reservoir.standardize_inputs`, True for the physical substrates,
       whose voltage, current or power ranges assume inputs of order one; False for the ESN and the LSM, whose
       `input_scaling` is set for the data as given).
+    - `residual`: train the readout on the increments `targets - inputs` and predict `inputs + readout(features)`,
+      so that the ridge penalty pulls the model towards persistence rather than towards zero (Gauthier et al.
+      2021's NG-RC predicts the increment this way). Needs targets with the inputs' shape and no output feedback.
+      Default `None`: exactly when the reservoir asks for it (`reservoir.predicts_increment`, True for an `NGRC`)
+      and the targets have the inputs' shape.
 
     With output feedback (`reservoir.feedback_size > 0`) the previous target is fed back (teacher forcing); at
     `t = 0` the feedback is zero.
@@ -281,6 +291,7 @@ def fit(
         return fit_sequences(reservoir, inputs, targets, readout=readout, washout=washout, key=key,
                              chunk=1024 if chunk_size is None else chunk_size)
     inputs, targets, readout = prepare_task(reservoir, inputs, targets, readout)
+    residual = _check_residual(reservoir, inputs, targets, residual)
     washout = check_int("washout", washout, minimum=0)
     if washout >= inputs.shape[0]:
         raise ValueError(f"`washout` must be < the series length {inputs.shape[0]}, got {washout}")
@@ -290,6 +301,9 @@ def fit(
     state = _initial_state(reservoir, state)
     if standardize is None:
         standardize = bool(getattr(reservoir, "standardize_inputs", False))
+    observed = targets
+    if residual:
+        targets = targets - inputs.astype(targets.dtype)
     scalers = (None, None)
     if standardize:
         scalers = (Standardize.fit(inputs[washout:]) if inputs.shape[1] else None, Standardize.fit(targets[washout:]))
@@ -304,7 +318,26 @@ def fit(
             "configuration is unstable; lower the gain or the input scaling (a sweep marks such configurations "
             "instead of raising)"
         )
+    if residual:  # the model's outputs are the observed values: their statistics and the last one
+        seen = observed[washout:]
+        model = dataclasses.replace(model, last_output=observed[-1], target_mean=jnp.mean(seen, axis=0),
+                                    target_std=jnp.std(seen, axis=0), residual=True)
     return model
+
+
+def _check_residual(reservoir, inputs, targets, residual) -> bool:
+    asked = bool(getattr(reservoir, "predicts_increment", False))
+    fits = inputs.shape[1] == targets.shape[1] and not reservoir.feedback_size
+    if residual is None:
+        return asked and fits
+    if not isinstance(residual, (bool, np.bool_)):
+        raise ValueError(f"`residual` must be True, False or None, got {residual!r}")
+    if residual and not fits:
+        raise ValueError(
+            "`residual=True` needs targets with the inputs' shape and a reservoir without output feedback, got "
+            f"{inputs.shape[1]} input and {targets.shape[1]} target channels, feedback_size={reservoir.feedback_size}"
+        )
+    return bool(residual)
 
 
 def _gain_str(reservoir) -> str:
@@ -335,6 +368,8 @@ def _closed_loop_step(model, state, y_prev, u_ext, key_t):
     drive = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
     state = res.step(state, drive, key=key_t)
     y = _invert(model.output_scaler, model.readout(_readout_input(res, model.readout, state, u)))
+    if model.residual:  # the readout predicts the increment over the present input (data units)
+        y = u_ext.astype(y.dtype) + y
     return state, y
 
 

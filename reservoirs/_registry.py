@@ -34,8 +34,12 @@ class ReservoirEntry:
     - `forecasts`: False where the reservoir cannot forecast a chaotic series in closed loop (the CLI then says
       so plainly instead of printing a meaningless NRMSE), with `forecast_note` saying why.
     - `min_gain`: the smallest gain the substrate accepts (0 where a feed-forward setting exists).
-    - `task_defaults`: `{task: {"units": ..., "gain": ...}}` overrides of the defaults per task.
-    - `stochastic`: whether the default build draws noise in `step` (the CLI then passes a key from `--seed`).
+    - `task_defaults`: `{task: {"units": ..., "gain": ...}}` overrides of the defaults per task. A forecasting
+      task may also override the readout (`"alpha"`, `"passthrough"`) and the CLI's data protocol of
+      `reservoirs._presets.PRESETS` (`"train"`, `"washout"`, `"horizon"`, `"series_kwargs"`, and `"standardize"`,
+      default True), where the substrate has its own published protocol (NG-RC on Lorenz).
+    - `sweeps`: False where the reservoir has no gain to sweep (the CLI's `sweep` then refuses, with
+      `sweep_note` saying why); `sweep_gains` is then unused.
     """
 
     name: str
@@ -49,6 +53,8 @@ class ReservoirEntry:
     forecast_note: str = ""
     min_gain: float = 0.0
     task_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sweeps: bool = True
+    sweep_note: str = ""
 
     def defaults(self, task: str | None = None) -> tuple[int, float]:
         """`(units, gain)` for `task`."""
@@ -139,7 +145,8 @@ def preset(
 
     **Returns:** a `ReservoirPreset` `(reservoir, readout, units, gain, washout)`; for classification tasks the
     readout is None (the `fit` default for labels applies). Fit with `standardize=True` (the CLI does): the presets
-    assume standardised data.
+    assume standardised data, except where the entry's `task_defaults` say `"standardize": False` (the NG-RC on
+    Lorenz, chosen on raw data as in Gauthier et al.'s protocol).
 
     Example:
         >>> import jax, reservoirs as rc
@@ -167,5 +174,5 @@ def preset(
         p = PRESETS[task]
         d = entry.task_defaults.get(task, {})
         readout = Ridge(float(d.get("alpha", p.alpha)), input_passthrough=bool(d.get("passthrough", p.passthrough)))
-        washout = p.washout
+        washout = int(d.get("washout", p.washout))
     return ReservoirPreset(reservoir, readout, units, gain, washout)

@@ -32,7 +32,7 @@ class AbstractReservoir(eqx.Module):
 
     and provide the fields or properties `gain` (a scalar array leaf, so that a sweep can batch it), `in_size` and
     `feature_size`. `feedback_size` (default 0), `stochastic` (default False; True when `step` consumes its
-    `key`) and `standardize_inputs` (default False) may be overridden.
+    `key`), `standardize_inputs` and `predicts_increment` (default False) may be overridden.
     """
 
     gain: eqx.AbstractVar[Float[Array, ""]]
@@ -70,6 +70,12 @@ class AbstractReservoir(eqx.Module):
         True for substrates whose physical input range (volts, amperes, optical power) assumes inputs of order one;
         False (the default) where `input_scaling` is meant to be set for the data as given.
         """
+        return False
+
+    @property
+    def predicts_increment(self) -> bool:
+        """Whether `fit` trains the readout on increments by default (see `fit`'s `residual`): False here; True for
+        the `NGRC`, whose published protocol predicts `u(t+1) - u(t)`."""
         return False
 
 
