@@ -40,6 +40,9 @@ from ._esn import EllMatrix as EllMatrix
 from ._esn import spectral_radius as spectral_radius
 from ._lsm import LSM as LSM
 from ._ngrc import NGRC as NGRC
+from ._tune import TuneResult as TuneResult
+from ._tune import constraint_of as constraint_of
+from ._tune import tune as tune
 from ._lsm import FiringRates as FiringRates
 from ._lsm import LSMState as LSMState
 from ._lsm import PerturbationResult as PerturbationResult

@@ -20,12 +20,8 @@ import jax
 import jax.numpy as jnp
 
 
-def unbatched(fun: Callable) -> Callable:
-    """Wrap a function of arrays so that `vmap` turns it into a loop over the batch instead of a batched call.
-
-    Arguments must be arrays (or scalars); unbatched arguments are closed over, not copied per iteration.
-    Nested `vmap`s nest the loops. Not differentiable (JAX's `custom_vmap` has no reverse-mode rule).
-    """
+def _loop_under_vmap(fun: Callable) -> Callable:
+    """`fun` with a `vmap` rule that loops over the batch (`lax.map`), one matrix per call. Arrays only."""
     wrapped = jax.custom_batching.custom_vmap(fun)
 
     @wrapped.def_vmap
@@ -41,9 +37,43 @@ def unbatched(fun: Callable) -> Callable:
         out = jax.lax.map(one, tuple(args[i] for i in batched))
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
-    wrapped.__doc__ = fun.__doc__
-    wrapped.__name__ = getattr(fun, "__name__", "unbatched")
     return wrapped
+
+
+def unbatched(fun: Callable) -> Callable:
+    """Wrap a function of arrays so that `vmap` turns it into a loop over the batch instead of a batched call.
+
+    Arguments must be arrays (or scalars); unbatched arguments are closed over, not copied per iteration.
+    Nested `vmap`s nest the loops.
+
+    Differentiable in reverse mode (`jax.grad`, `jax.vjp`): a custom VJP whose backward pass is JAX's own VJP of
+    `fun`, wrapped the same way, so that a vmapped gradient (a population of tuned configurations) loops over the
+    batch too and still issues no batched LAPACK call. Forward mode (`jax.jvp`) is not available through it (a
+    `custom_vjp` function has no JVP rule).
+    """
+    loop = _loop_under_vmap(fun)
+
+    @jax.custom_vjp
+    def f(*args):
+        return loop(*args)
+
+    def f_fwd(*args):
+        return loop(*args), args
+
+    def f_bwd(args, ct):
+        ct_leaves, ct_tree = jax.tree_util.tree_flatten(ct)
+        n = len(args)
+
+        def pullback(*flat):
+            primals, cts = flat[:n], jax.tree_util.tree_unflatten(ct_tree, list(flat[n:]))
+            return jax.vjp(fun, *primals)[1](cts)
+
+        return _loop_under_vmap(pullback)(*args, *ct_leaves)
+
+    f.defvjp(f_fwd, f_bwd)
+    f.__doc__ = fun.__doc__
+    f.__name__ = getattr(fun, "__name__", "unbatched")
+    return f
 
 
 @unbatched

@@ -462,6 +462,15 @@ class LSM(AbstractReservoir):
         return self.encoder == "poisson" or self.noisy
 
     @property
+    def differentiable(self) -> bool:
+        return False
+
+    @property
+    def differentiable_note(self) -> str:
+        return ("its spike threshold has zero derivative almost everywhere, so gradients with respect to the "
+                "hyperparameters are zero or meaningless (no surrogate gradients are provided).")
+
+    @property
     def n_inh(self) -> int:
         return self.size - self.n_exc
 

@@ -32,7 +32,8 @@ class AbstractReservoir(eqx.Module):
 
     and provide the fields or properties `gain` (a scalar array leaf, so that a sweep can batch it), `in_size` and
     `feature_size`. `feedback_size` (default 0), `stochastic` (default False; True when `step` consumes its
-    `key`), `standardize_inputs` and `predicts_increment` (default False) may be overridden.
+    `key`), `standardize_inputs` and `predicts_increment` (default False) and `differentiable` (default True)
+    may be overridden.
     """
 
     gain: eqx.AbstractVar[Float[Array, ""]]
@@ -71,6 +72,17 @@ class AbstractReservoir(eqx.Module):
         False (the default) where `input_scaling` is meant to be set for the data as given.
         """
         return False
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether gradients of a loss with respect to the hyperparameters carry information (`tune`'s
+        `method="gradient"`): True here; False for spiking reservoirs, whose thresholds have zero derivative almost
+        everywhere. `differentiable_note` says why."""
+        return True
+
+    @property
+    def differentiable_note(self) -> str:
+        return ""
 
     @property
     def predicts_increment(self) -> bool:
