@@ -159,7 +159,7 @@ def main():
         "of the CLI's current Mackey-Glass preset) gives the second VPT column. One-step NRMSE: teacher-forced "
         "prediction of the first 500 test samples (sigma-normalised). "
         f"Seeds {seeds[0]}-{seeds[-1]} (reservoir and data keys from `split(key(seed))`); the substrate presets "
-        "were chosen on seeds 100-104. *Diverged*: the closed loop left 100 training standard deviations (or "
+        "were chosen on held-out seeds (100-104; the memristor's Mackey-Glass preset on 100-159). *Diverged*: the closed loop left 100 training standard deviations (or "
         f"training failed) within {HORIZON} steps. *s/seed*: fit + {LONG}-step forecast wall time, compilation "
         "included (shared 2-core machine, "
         f"load average {os.getloadavg()[0]:.1f} at the end).",

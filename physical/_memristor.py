@@ -270,18 +270,26 @@ class MemristorCrossbar(AbstractReservoir):
 #: the conductances move over [G0, 1] and integrate the input over tens of pulses. The crossbar feedback drives the
 #: nodes with g V_row, V_row = I / I_fs in [0, 1] whatever v_max, so the gain scales with v_max (g / v_max ~ 0.2
 #: here).
-#: Mackey-Glass (seeds 100-104, CLI protocol, `Ridge(1e-9, input_passthrough=True)`): VPT 1.40 Lyapunov times
-#: mean (0.93-1.74), one-step NRMSE 0.004; v_max = 0.05-0.2 V gave 1.2-1.5 at g / v_max = 0.2-0.3, larger ratios
+#: First search, 50 nodes (Mackey-Glass, seeds 100-104, CLI protocol, `Ridge(1e-9, input_passthrough=True)`): VPT 1.40
+#: Lyapunov times mean (0.93-1.74), one-step NRMSE 0.004; v_max = 0.05-0.2 V gave 1.2-1.5 at g / v_max = 0.2-0.3, larger ratios
 #: diverge more often; without the input pass-through, 0.96 (0.83-1.05). Seeds 100-102, CLI protocols and readouts,
 #: input scaling 0.15 (0.3 was worse or diverged), g = 0.024 against g = 0: Henon VPT 11.0 (10.5-11.7) against 4.9,
 #: Lorenz 9.2 (7.7-11.1) against 6.2, Rossler 3.8 (2.7-4.3) against 3.1. Under Mackey-Glass drive the largest
 #: conditional exponent crosses zero at g = 0.144 (g / v_max = 1.2, as the 2.5 V crossings of 2.7-4.7 under Henon
 #: drive; `reservoirs.sweep`, seed 100): the preset sits in the ordered regime, the sweep range (0, 0.3) spans both.
-#: Classification: the same pulses, 25 nodes, a larger input scaling (not tuned). Reported on seeds 0-9
-#: (`benchmarks/bench_substrate_forecast.py`): Mackey-Glass VPT 1.37 mean (0.44-2.60, the 500-step cap), 1.71
-#: (0.44-4.98) over 1500 steps, one-step NRMSE 0.004, no divergence.
+#: Mackey-Glass, re-chosen for the tail (the issue's bar is VPT >= 1 per seed): about 100 configurations on held-out
+#: seeds 100-119, the front-runners checked again on seeds 120-159 (CLI protocol). The 50-node preset above
+#: (g 0.024, input scaling 0.3, v_max 0.12, alpha 1e-9) reached VPT >= 1 on 43 of the 60 seeds (mean 1.60, min
+#: 0.35); more nodes at those settings were worse (100: 65 %, 200: 50 % on seeds 100-119); they help once the pulses
+#: are larger and the ridge stronger: 100 nodes, v_max 0.16, g 0.032, input scaling 0.25, alpha 3e-9: 54 / 60 (min
+#: 0.84); 150 nodes, same: 53 / 60; 200 nodes, v_max 0.2, g 0.04, input scaling 0.25, alpha 1e-8: 56 / 60 (mean
+#: 1.62, min 0.74, 10th percentile 1.04), the most seeds >= 1, chosen. The good region is narrow (g / v_max about
+#: 0.2, input scaling about 0.25, alpha within a factor 3; 8 pulses per sample were worse everywhere tried) and no
+#: setting found reaches VPT >= 1 on every seed: the failures cluster on particular series (seeds 103, 111 fail in
+#: most good configurations). Classification: the same pulses as the other tasks, 25 nodes, a larger input scaling
+#: (not tuned). Reported on seeds 0-9 in `benchmarks/bench_substrate_forecast.py`.
 MEMRISTOR_PRESETS: dict[str, dict] = {
-    "mackey-glass": dict(units=50, gain=0.024, input_scaling=0.3, v_max=0.12),
+    "mackey-glass": dict(units=200, gain=0.04, input_scaling=0.25, v_max=0.2),
     "lorenz": dict(units=50, gain=0.024, input_scaling=0.15, v_max=0.12),
     "rossler": dict(units=50, gain=0.024, input_scaling=0.15, v_max=0.12),
     "henon": dict(units=50, gain=0.024, input_scaling=0.15, v_max=0.12),
@@ -293,8 +301,8 @@ MEMRISTOR_PRESETS: dict[str, dict] = {
 
 #: Readout settings the presets were chosen with, where they differ from the CLI's task preset (read by the CLI
 #: from the registry's `task_defaults`): Mackey-Glass passes the input through to the readout (VPT 1.40 against
-#: 0.96 without, seeds 100-104).
-_READOUTS = {"mackey-glass": {"alpha": 1e-9, "passthrough": True}}
+#: 0.96 without, seeds 100-104, 50 nodes), ridge 1e-8 (chosen with the 200-node preset, above).
+_READOUTS = {"mackey-glass": {"alpha": 1e-8, "passthrough": True}}
 
 
 def build_memristor(in_size: int, units: int, gain: float, *, key: PRNGKeyArray, task: str | None = None):
@@ -302,7 +310,7 @@ def build_memristor(in_size: int, units: int, gain: float, *, key: PRNGKeyArray,
     drive gain `gain`, the task's input scaling and pulse amplitude (`v_min` = 0, `v_max` from the preset).
 
     Readout: the presets were chosen with the CLI's task readouts, except Mackey-Glass, which passes the input
-    through: `Ridge(1e-9, input_passthrough=True)` (registered as `alpha` and `passthrough` in `task_defaults`).
+    through: `Ridge(1e-8, input_passthrough=True)` (registered as `alpha` and `passthrough` in `task_defaults`).
     """
     d = _task_preset(MEMRISTOR_PRESETS, task)
     return MemristorCrossbar(in_size, units, 4, key=key, gain=gain, input_scaling=d["input_scaling"],
