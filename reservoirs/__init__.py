@@ -40,6 +40,13 @@ from ._esn import EllMatrix as EllMatrix
 from ._esn import spectral_radius as spectral_radius
 from ._lsm import LSM as LSM
 from ._ngrc import NGRC as NGRC
+from ._online import OnlineReadout as OnlineReadout
+from ._online import OnlineResult as OnlineResult
+from ._online import OnlineState as OnlineState
+from ._online import fit_online as fit_online
+from ._online import force as force
+from ._online import lms as lms
+from ._online import rls as rls
 from ._tune import TuneResult as TuneResult
 from ._tune import constraint_of as constraint_of
 from ._tune import tune as tune
