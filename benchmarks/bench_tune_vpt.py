@@ -35,6 +35,7 @@ import optax  # noqa: E402
 import reservoirs as rc  # noqa: E402
 from reservoirs._cli import _series, build_reservoir  # noqa: E402
 from reservoirs._presets import PRESETS  # noqa: E402
+from reservoirs._tune import _with_values  # noqa: E402
 
 HORIZON, STRIDE, STEPS = 50, 100, 15
 P = PRESETS["lorenz"]
@@ -74,7 +75,7 @@ def main() -> None:
     for seed in range(10):
         _, _, _, _, _, kr = split(seed)
         preset, _, _ = build_reservoir("esn", 3, None, None, kr, "lorenz")
-        tuned = eqx_with(preset, names, [result.params[n] for n in names])
+        tuned = _with_values(preset, names, [result.params[n] for n in names])
         a = vpt(preset, P.alpha, seed)
         b = vpt(tuned, result.params["alpha"], seed)
         rows.append(dict(seed=seed, preset=a[0], preset_capped=a[1], tuned=b[0], tuned_capped=b[1]))
@@ -102,14 +103,6 @@ def main() -> None:
     common.write_section("tune_vpt", "Lorenz VPT after gradient tuning (closed-loop loss)", lines,
                          {"params": result.params, "initial": result.initial, "rows": rows, "seconds": seconds,
                           "history": result.history.tolist()})
-
-
-def eqx_with(reservoir, names, values):
-    import equinox as eqx
-    import jax.numpy as jnp
-
-    return eqx.tree_at(lambda r: [getattr(r, n) for n in names], reservoir,
-                       [jnp.asarray(v, getattr(reservoir, n).dtype) for n, v in zip(names, values, strict=True)])
 
 
 if __name__ == "__main__":

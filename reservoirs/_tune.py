@@ -130,7 +130,10 @@ class TuneResult:
 
 
 def _with_values(reservoir, names, values):
-    return eqx.tree_at(lambda r: [getattr(r, n) for n in names], reservoir,
+    """`sweep`'s leaf replacement (`_sweep._set_leaves`), each value cast to its leaf's dtype."""
+    from ._sweep import _set_leaves
+
+    return _set_leaves(reservoir, names,
                        [jnp.asarray(v, getattr(reservoir, n).dtype) for n, v in zip(names, values, strict=True)])
 
 
