@@ -40,6 +40,7 @@ from ._esn import EllMatrix as EllMatrix
 from ._esn import spectral_radius as spectral_radius
 from ._lsm import LSM as LSM
 from ._ngrc import NGRC as NGRC
+from ._parallel import DriveReport as DriveReport
 from ._online import OnlineReadout as OnlineReadout
 from ._online import OnlineResult as OnlineResult
 from ._online import OnlineState as OnlineState

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pickle
 import warnings
 from pathlib import Path
@@ -14,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, PyTree
 
+from . import _parallel
+from ._parallel import DriveReport
 from ._checks import RealLike, as_series, check_int, check_key, check_positive, check_reservoir, is_traced
 from ._reservoir import AbstractReservoir, State, step_key
 from ._ridge import AbstractReadout, QRStats, Ridge, merge_all
@@ -164,14 +167,93 @@ def default_chunk(stats_cls) -> int:
     return 2048 if stats_cls is QRStats else 256
 
 
-def _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers=(None, None)):
-    """The fitted `Model` and whether the training statistics are finite (False: the reservoir diverged)."""
+def _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets):
+    """The statistics' dtype and empty statistics for this readout: at least JAX's default float (float32 states
+    get float64 statistics when x64 is on: the normal equations square the condition number); the readout's solver
+    picks Gram or QR statistics."""
+    probe = jax.eval_shape(lambda s, e: _readout_input(reservoir, readout, s, e), state, ext[0])
+    dtype = jnp.promote_types(probe.dtype, jnp.result_type(float))
+    stats_cls = readout.stats_type(dtype)
+    return dtype, stats_cls, stats_cls.empty(probe.shape[0], targets.shape[1], dtype)
+
+
+def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0, chunk, segments, overlap):
+    """`_accumulate` driven parallel in time (see `_parallel`): `segments` overlapping segments as one batch.
+    Returns the state after the last step (from the last segment, then a sequential tail), the statistics and the
+    largest relative seam mismatch."""
+    length = drive.shape[0]
+    B, w = segments, overlap
+    L, tail = _parallel.layout(length, B, w)
+    idx = _parallel.segment_index(B, w, L)
+    D, E, Y, TS = drive[idx], ext[idx], targets[idx], t0 + idx
+    dtype, stats_cls, stats = _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets)
+    vstep = jax.vmap(lambda s, u, t: reservoir.step(s, u, key=step_key(key, t)))
+    vfeat = jax.vmap(lambda s, e: _readout_input(reservoir, readout, s, e))
+
+    def warm_body(X, xs):  # every segment warms up; segment 0 is exact, its states are training rows
+        d, e, t = xs
+        X = vstep(X, d, t)
+        return X, _readout_input(reservoir, readout, _parallel._take(X, 0), e[0])
+
+    X = _parallel.stack_initial(state, reservoir.init_state(), B)
+    X, Z0 = jax.lax.scan(warm_body, X, (D[:w], E[:w], TS[:w]))
+    stats = stats.add_block(Z0.astype(dtype), Y[:w, 0].astype(dtype))
+    warm = X
+
+    steps = max(1, min(L, (default_chunk(stats_cls) if chunk is None else chunk) // B))
+    n_chunks, rest = divmod(L, steps)
+
+    def block(X, d, e, t):
+        def body(X, xs):
+            d, e, t = xs
+            X = vstep(X, d, t)
+            return X, vfeat(X, e)
+
+        return jax.lax.scan(body, X, (d, e, t))
+
+    def fold(stats, Z, y):
+        return stats.add_block(Z.reshape(-1, Z.shape[-1]).astype(dtype), y.reshape(-1, y.shape[-1]).astype(dtype))
+
+    def outer(carry, xs):
+        X, stats = carry
+        X, Z = block(X, *xs[:-1])
+        return (X, fold(stats, Z, xs[-1])), None
+
+    def split(x):
+        return x[w : w + n_chunks * steps].reshape(n_chunks, steps, *x.shape[1:])
+
+    if n_chunks:
+        (X, stats), _ = jax.lax.scan(outer, (X, stats), (split(D), split(E), split(TS), split(Y)))
+    if rest:
+        sl = slice(w + n_chunks * steps, w + L)
+        X, Z = block(X, D[sl], E[sl], TS[sl])
+        stats = fold(stats, Z, Y[sl])
+    mismatch = _parallel.seam_mismatch(warm, X)
+    state = _parallel._take(X, B - 1)
+    if tail:
+        sl = slice(length - tail, length)
+        state, s = _accumulate(reservoir, readout, state, drive[sl], ext[sl], targets[sl], key, t0 + length - tail,
+                               chunk)
+        stats = stats.merge(s)
+    return state, stats, mismatch
+
+
+def _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers=(None, None),
+              parallel=None):
+    """The fitted `Model`, whether the training statistics are finite (False: the reservoir diverged) and the largest
+    seam mismatch of a parallel-in-time drive (`parallel = (segments, overlap)`; 0 for the sequential scan)."""
     state = _scan_steps(reservoir, state, drive[:washout], key, 0)
     t0 = washout
     all_stats = []
+    mismatch = jnp.zeros((), jnp.float32)
     for length in readout.segments(drive.shape[0] - washout):
         sl = slice(t0, t0 + length)
-        state, s = _accumulate(reservoir, readout, state, drive[sl], ext[sl], targets[sl], key, t0, chunk)
+        if parallel is None:
+            state, s = _accumulate(reservoir, readout, state, drive[sl], ext[sl], targets[sl], key, t0, chunk)
+        else:
+            state, s, m = _accumulate_parallel(reservoir, readout, state, drive[sl], ext[sl], targets[sl], key, t0,
+                                               chunk, *parallel)
+            mismatch = jnp.maximum(mismatch, m)
         all_stats.append(s)
         t0 += length
     fitted = readout.fit_stats(all_stats)
@@ -184,16 +266,50 @@ def _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chun
     last = _invert(out_scaler, targets[-1])
     # Diverged features (a linear or photonic loop with gain > 1) leave NaN/inf in the statistics: reported by `fit`.
     finite = total.all_finite()
-    return Model(reservoir, fitted, state, last, mean, std, in_scaler, out_scaler), finite
+    return Model(reservoir, fitted, state, last, mean, std, in_scaler, out_scaler), finite, mismatch
 
 
 _fit_checked = eqx.filter_jit(_fit_core)
+_probe_distances = eqx.filter_jit(_parallel.probe_distances)
 
 
 @eqx.filter_jit
 def _fit_impl(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers=(None, None)):
     """`_fit_core` without the finiteness flag (the sweep marks diverged configurations itself)."""
     return _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers)[0]
+
+
+def _plan_parallel(reservoir, state, drive, key, t0, spans, parallel, feature_size):
+    """`((segments, overlap) or None, DriveReport)` for driving `spans` (steps after `t0`) parallel in time.
+    `parallel`: True forces the parallel path where it can run at all, False the sequential scan, "auto" decides."""
+    if parallel is False:
+        return None, _parallel.DriveReport(False, reason="sequential scan requested (parallel=False)")
+    if any(is_traced(x) for x in jax.tree.leaves((reservoir, state, drive))):
+        return None, _parallel.DriveReport(False, reason="inside a JAX transformation: the plan needs concrete data")
+    shortest = min(spans)
+    if parallel == "auto":
+        if shortest < _parallel.MIN_LENGTH:
+            return None, _parallel.DriveReport(
+                False, reason=f"span of {shortest} steps < {_parallel.MIN_LENGTH}: sequential is as fast")
+        if feature_size < _parallel.MIN_STATE:
+            return None, _parallel.DriveReport(
+                False, reason=f"{feature_size} features < {_parallel.MIN_STATE}: a batched step costs as much as "
+                "the steps it replaces")
+    n = min(_parallel.PROBE_STEPS, drive.shape[0] // 2)
+    tol = _parallel.seam_tolerance(_parallel.state_dtype(state))
+    if n < 8:
+        return None, _parallel.DriveReport(False, tolerance=tol, reason="series too short to probe")
+    d = np.asarray(_probe_distances(reservoir, state, drive, key, 0, n))
+    overlap, rate, why = _parallel.choose_overlap(d, tol)
+    if overlap is None:
+        return None, _parallel.DriveReport(False, contraction=rate, tolerance=tol, reason=why)
+    segments = _parallel.plan(shortest, overlap)
+    if not segments:
+        return None, _parallel.DriveReport(
+            False, overlap=overlap, contraction=rate, tolerance=tol,
+            reason=f"{why}; an overlap of {overlap} steps leaves fewer than {_parallel.MIN_SEGMENTS} segments in "
+            f"{shortest} steps")
+    return (segments, overlap), _parallel.DriveReport(True, segments, overlap, rate, math.nan, tol, why)
 
 
 def _drive_inputs(reservoir, inputs, targets, y0):
@@ -240,7 +356,9 @@ def fit(
     chunk_size: int | None = None,
     standardize: bool | None = None,
     residual: bool | None = None,
-) -> Model:
+    parallel: object = "auto",
+    return_report: bool = False,
+) -> Model | tuple[Model, DriveReport]:
     """Train a readout on a reservoir driven by `inputs` to produce `targets`. One compiled call.
 
     The reservoir is driven by one `jax.lax.scan`; after `washout` steps, features are accumulated in blocks of
@@ -270,6 +388,16 @@ def fit(
       2021's NG-RC predicts the increment this way). Needs targets with the inputs' shape and no output feedback.
       Default `None`: exactly when the reservoir asks for it (`reservoir.predicts_increment`, True for an `NGRC`)
       and the targets have the inputs' shape.
+    - `parallel`: drive the reservoir parallel in time (`True`), sequentially (`False`), or decide (`"auto"`,
+      the default). The parallel path cuts the series into overlapping segments driven as one batch (a
+      matrix-matrix product per step instead of a matrix-vector one); a probe measures how fast the reservoir
+      forgets its initial state and sets the overlap, and every seam is checked: the result is used only if each
+      segment's state agrees with its predecessor's to 64 ulps of the state dtype, otherwise the sequential scan
+      runs. `"auto"` tries it for spans of at least 4096 steps and at least 256 features (where it measured faster,
+      `benchmarks/bench_parallel.py`); `True` tries it at any size and warns if the seams disagree (the sequential
+      result is returned then too). Inside `jit`/`vmap` the sequential scan always runs.
+    - `return_report`: also return a `DriveReport` (which path ran, segments, overlap, measured contraction, largest
+      seam mismatch, and why).
 
     With output feedback (`reservoir.feedback_size > 0`) the previous target is fed back (teacher forcing); at
     `t = 0` the feedback is zero.
@@ -310,8 +438,23 @@ def fit(
         inputs, targets = _apply(scalers[0], inputs), _apply(scalers[1], targets)
     y0 = jnp.zeros(targets.shape[1], targets.dtype)
     drive = _drive_inputs(reservoir, inputs, targets, y0)
-    model, finite = _fit_checked(reservoir, readout, drive, inputs, targets, state, key, washout, chunk_size,
-                                 scalers)
+    if parallel not in (True, False, "auto"):
+        raise ValueError(f"`parallel` must be True, False or 'auto', got {parallel!r}")
+    spans = readout.segments(inputs.shape[0] - washout)
+    plan, report = _plan_parallel(reservoir, state, drive, key, 0, spans, parallel,
+                                  _feature_count(reservoir, readout, state, inputs))
+    if plan is None and parallel is True:
+        warnings.warn(f"parallel=True: the sequential scan ran: {report.reason}", RuntimeWarning, stacklevel=2)
+    if plan is not None:
+        model, finite, mismatch = _fit_checked(reservoir, readout, drive, inputs, targets, state, key, washout,
+                                               chunk_size, scalers, plan)
+        report = dataclasses.replace(report, seam_mismatch=float(mismatch))
+        if not float(mismatch) <= report.tolerance:
+            report = _fell_back(report, parallel)
+            plan = None
+    if plan is None:
+        model, finite, _ = _fit_checked(reservoir, readout, drive, inputs, targets, state, key, washout, chunk_size,
+                                        scalers)
     if not is_traced(finite) and not bool(finite):
         raise ValueError(
             f"the reservoir diverged during `fit` (NaN or inf features) at gain={_gain_str(reservoir)}: this "
@@ -322,7 +465,20 @@ def fit(
         seen = observed[washout:]
         model = dataclasses.replace(model, last_output=observed[-1], target_mean=jnp.mean(seen, axis=0),
                                     target_std=jnp.std(seen, axis=0), residual=True)
-    return model
+    return (model, report) if return_report else model
+
+
+def _feature_count(reservoir, readout, state, inputs) -> int:
+    return int(jax.eval_shape(lambda s, e: _readout_input(reservoir, readout, s, e), state, inputs[0]).shape[0])
+
+
+def _fell_back(report: DriveReport, parallel) -> DriveReport:
+    """The report of a parallel drive whose seams disagreed: the sequential scan ran instead."""
+    why = (f"seams disagree: largest mismatch {report.seam_mismatch:.1e} > tolerance {report.tolerance:.1e} with "
+           f"overlap {report.overlap}; the sequential scan ran")
+    if parallel is True:
+        warnings.warn(f"parallel=True: {why}", RuntimeWarning, stacklevel=3)
+    return dataclasses.replace(report, parallel=False, reason=why)
 
 
 def _check_residual(reservoir, inputs, targets, residual) -> bool:
@@ -374,7 +530,7 @@ def _closed_loop_step(model, state, y_prev, u_ext, key_t):
 
 
 @eqx.filter_jit
-def _predict_impl(model, inputs, key):
+def _predict_impl(model, inputs, key, t0=0):
     def body(carry, xs):
         state, y_prev = carry
         u, t = xs
@@ -382,9 +538,47 @@ def _predict_impl(model, inputs, key):
         y = y.astype(model.last_output.dtype)  # outputs in the dtype of the training targets
         return (state, y), y
 
-    (state, y_last), ys = jax.lax.scan(body, (model.state, model.last_output), (inputs, jnp.arange(inputs.shape[0])))
+    (state, y_last), ys = jax.lax.scan(body, (model.state, model.last_output),
+                                       (inputs, t0 + jnp.arange(inputs.shape[0])))
     model = eqx.tree_at(lambda m: (m.state, m.last_output), model, (state, y_last.astype(model.last_output.dtype)))
     return ys, model
+
+
+@eqx.filter_jit
+def _predict_parallel(model, inputs, key, segments, overlap):
+    """`_predict_impl` driven parallel in time (a model without output feedback): outputs in time order and the
+    largest relative seam mismatch."""
+    B, w = segments, overlap
+    length = inputs.shape[0]
+    L, tail = _parallel.layout(length, B, w)
+    idx = _parallel.segment_index(B, w, L)
+    U, TS = inputs[idx], idx
+    res = model.reservoir
+    dummy = model.last_output
+
+    def one(s, u, t):
+        s, y = _closed_loop_step(model, s, dummy, u, step_key(key, t))
+        return s, y.astype(dummy.dtype)
+
+    vone = jax.vmap(one)
+
+    def body(X, xs):
+        X, Y = vone(X, *xs)
+        return X, Y
+
+    X = _parallel.stack_initial(model.state, res.init_state(), B)
+    X, Y0 = jax.lax.scan(body, X, (U[:w], TS[:w]))
+    warm = X
+    X, Y = jax.lax.scan(body, X, (U[w:], TS[w:]))
+    mismatch = _parallel.seam_mismatch(warm, X)
+    ys = [Y0[:, 0], jnp.swapaxes(Y, 0, 1).reshape(B * L, -1)]
+    model = eqx.tree_at(lambda m: m.state, model, _parallel._take(X, B - 1))
+    if tail:
+        yt, model = _predict_impl(model, inputs[length - tail :], None if key is None else key, length - tail)
+        ys.append(yt)
+    out = jnp.concatenate(ys, axis=0)
+    model = eqx.tree_at(lambda m: m.last_output, model, out[-1])
+    return out, model, mismatch
 
 
 def _check_model(model):
@@ -397,20 +591,45 @@ def predict(
     inputs: Float[ArrayLike, "time *inputs"],
     *,
     key: PRNGKeyArray | None = None,
-) -> tuple[Float[Array, "time outputs"], Model]:
+    parallel: object = "auto",
+    return_report: bool = False,
+) -> tuple[Float[Array, "time outputs"], Model] | tuple[Float[Array, "time outputs"], Model, DriveReport]:
     """Teacher-forced prediction: drive the trained model with known `inputs`, starting from `model.state`.
 
     One scan. With output feedback, the model's own previous output is fed back (the targets are unknown here).
 
+    `parallel` and `return_report` as in `fit`: a model without output feedback can be driven parallel in time
+    over long inputs (each seam checked; the sequential scan otherwise).
+
     **Returns:** `(outputs, model)`: `outputs[t]` is the readout after consuming `inputs[t]`; `model` has advanced
-    state and `last_output = outputs[-1]`, so a following `forecast` continues from there.
+    state and `last_output = outputs[-1]`, so a following `forecast` continues from there. With
+    `return_report=True`, `(outputs, model, report)`.
     """
     _check_model(model)
     if model.reservoir.in_size == 0:
         raise ValueError("this model has no external input (in_size=0): use `forecast(model, n_steps)`")
     inputs = as_series("inputs", inputs, dim=model.reservoir.in_size)
     check_key(model.reservoir, key)
-    outputs, model = _predict_impl(model, inputs, key)
+    if parallel not in (True, False, "auto"):
+        raise ValueError(f"`parallel` must be True, False or 'auto', got {parallel!r}")
+    res = model.reservoir
+    if res.feedback_size and parallel is not False:
+        plan, report = None, DriveReport(False, reason="output feedback: each step needs the previous output")
+    else:
+        plan, report = _plan_parallel(res, model.state, inputs, key, 0, (inputs.shape[0],), parallel,
+                                      _feature_count(res, model.readout, model.state, inputs))
+    if plan is None and parallel is True:
+        warnings.warn(f"parallel=True: the sequential scan ran: {report.reason}", RuntimeWarning, stacklevel=2)
+    if plan is not None:
+        outputs, advanced, mismatch = _predict_parallel(model, inputs, key, *plan)
+        report = dataclasses.replace(report, seam_mismatch=float(mismatch))
+        if not float(mismatch) <= report.tolerance:
+            report = _fell_back(report, parallel)
+            plan = None
+        else:
+            model = advanced
+    if plan is None:
+        outputs, model = _predict_impl(model, inputs, key)
     if not is_traced(outputs):
         ok = np.all(np.isfinite(np.asarray(outputs)), axis=1)
         if not ok.all():
@@ -420,7 +639,7 @@ def predict(
                 RuntimeWarning,
                 stacklevel=2,
             )
-    return outputs, model
+    return (outputs, model, report) if return_report else (outputs, model)
 
 
 class ForecastResult(eqx.Module):

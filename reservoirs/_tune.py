@@ -161,7 +161,7 @@ def make_loss(reservoir, names, constraints, data, *, washout, horizon, stride, 
         res = _with_values(reservoir, names, [constraints[n].to_value(free[n]) for n in names])
         alpha = jnp.exp(free[_ALPHA]) if _ALPHA in free else fixed_alpha
         readout = Ridge(alpha, input_passthrough=passthrough, solver=solver)
-        model, finite = _fit_core(res, readout, tr_in, tr_in, tr_tgt, res.init_state(), key, washout, None)
+        model, finite, _ = _fit_core(res, readout, tr_in, tr_in, tr_tgt, res.init_state(), key, washout, None)
         if horizon == 1:
             pred, _ = _predict_impl(model, va_in, key)
             err = jnp.sqrt(jnp.mean(((pred - va_tgt) / sigma) ** 2))

@@ -4,6 +4,19 @@ The library never flips `jax_enable_x64` on import; the tests do, here, once. Fl
 explicit `dtype=jnp.float32` or inside `jax.enable_x64(False)`.
 """
 
+import os
+import shutil
+import tempfile
+
+# One on-disk compilation cache for this test session, shared with the processes the tests start (the CLI demo,
+# the notebooks' kernels inherit the environment). It starts empty on every run, so every program is still compiled
+# once per session; what it saves is compiling the same program again after `_release_memory` dropped it, or in
+# another process. Set before JAX reads its configuration.
+_CACHE_DIR = tempfile.mkdtemp(prefix="reservoirs-test-xla-")
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE_DIR
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -31,6 +44,10 @@ def _free_compiled_code_between_modules():
     than the suite's 2 GB memory budget."""
     yield
     _release_memory()
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def pytest_configure(config):
