@@ -51,6 +51,17 @@ def run(esn, arrays, parallel):
     return time.perf_counter() - t, float(rc.nrmse(Yte, y)), r_fit, r_pred
 
 
+def noise_line(rows) -> str:
+    """Where the parallel path refused, both columns ran the same sequential scan: their ratio is this machine's
+    timing noise during the run, the yardstick for every other ratio in the table."""
+    same = [r["speedup"] for r in rows if not r["fit_parallel"] and not r["predict_parallel"]]
+    if not same:
+        return "- Every configuration ran in parallel: no same-path rows to gauge the timing noise."
+    return (f"- Timing noise: in the {len(same)} refused rows both columns ran the same sequential scan, yet their "
+            f"ratio spans {min(same):.2f}-{max(same):.2f}x: on this shared machine the float64 runs at N = 1000 "
+            "(8 MB of W per step) swing with other tenants' memory traffic, so read single ratios within that band.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -120,6 +131,7 @@ def main() -> None:
         "- The parallel time includes the probe (2 x 256 steps) of both fit and predict. Where the parallel path "
         "refuses or its seams disagree, its time is the probe (plus the discarded parallel run) and the sequential "
         "scan.",
+        noise_line(rows),
         "- NRMSE differences between the two paths come from the order in which the statistics are summed (the "
         "sequential fit itself moves by the same amount when its block size changes; see `tests/test_parallel.py`).",
         "- Run: `python benchmarks/bench_parallel.py` (`--size N`, `--quick`).",
