@@ -279,12 +279,12 @@ def _fit_impl(reservoir, readout, drive, ext, targets, state, key, washout, chun
     return _fit_core(reservoir, readout, drive, ext, targets, state, key, washout, chunk, scalers)[0]
 
 
-def _plan_parallel(reservoir, state, drive, key, t0, spans, parallel, feature_size):
+def _plan_parallel(reservoir, state, drive, key, t0, spans, parallel, feature_size, others=()):
     """`((segments, overlap) or None, DriveReport)` for driving `spans` (steps after `t0`) parallel in time.
     `parallel`: True forces the parallel path where it can run at all, False the sequential scan, "auto" decides."""
     if parallel is False:
         return None, _parallel.DriveReport(False, reason="sequential scan requested (parallel=False)")
-    if any(is_traced(x) for x in jax.tree.leaves((reservoir, state, drive))):
+    if any(is_traced(x) for x in jax.tree.leaves((reservoir, state, drive, key, others))):
         return None, _parallel.DriveReport(False, reason="inside a JAX transformation: the plan needs concrete data")
     shortest = min(spans)
     if parallel == "auto":
@@ -438,11 +438,10 @@ def fit(
         inputs, targets = _apply(scalers[0], inputs), _apply(scalers[1], targets)
     y0 = jnp.zeros(targets.shape[1], targets.dtype)
     drive = _drive_inputs(reservoir, inputs, targets, y0)
-    if parallel not in (True, False, "auto"):
-        raise ValueError(f"`parallel` must be True, False or 'auto', got {parallel!r}")
+    _parallel.check_parallel(parallel)
     spans = readout.segments(inputs.shape[0] - washout)
     plan, report = _plan_parallel(reservoir, state, drive, key, 0, spans, parallel,
-                                  _feature_count(reservoir, readout, state, inputs))
+                                  _feature_count(reservoir, readout, state, inputs), (readout, targets))
     if plan is None and parallel is True:
         warnings.warn(f"parallel=True: the sequential scan ran: {report.reason}", RuntimeWarning, stacklevel=2)
     if plan is not None:
@@ -610,14 +609,13 @@ def predict(
         raise ValueError("this model has no external input (in_size=0): use `forecast(model, n_steps)`")
     inputs = as_series("inputs", inputs, dim=model.reservoir.in_size)
     check_key(model.reservoir, key)
-    if parallel not in (True, False, "auto"):
-        raise ValueError(f"`parallel` must be True, False or 'auto', got {parallel!r}")
+    _parallel.check_parallel(parallel)
     res = model.reservoir
     if res.feedback_size and parallel is not False:
         plan, report = None, DriveReport(False, reason="output feedback: each step needs the previous output")
     else:
         plan, report = _plan_parallel(res, model.state, inputs, key, 0, (inputs.shape[0],), parallel,
-                                      _feature_count(res, model.readout, model.state, inputs))
+                                      _feature_count(res, model.readout, model.state, inputs), model)
     if plan is None and parallel is True:
         warnings.warn(f"parallel=True: the sequential scan ran: {report.reason}", RuntimeWarning, stacklevel=2)
     if plan is not None:

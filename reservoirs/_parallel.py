@@ -71,6 +71,12 @@ class DriveReport:
     reason: str = ""
 
 
+def check_parallel(parallel) -> None:
+    """`parallel` is True, False or "auto" (not 0, 1 or an array: those would silently pick a path)."""
+    if not (parallel is True or parallel is False or (isinstance(parallel, str) and parallel == "auto")):
+        raise ValueError(f"`parallel` must be True, False or 'auto', got {parallel!r}")
+
+
 def state_dtype(state) -> np.dtype:
     """The widest inexact dtype among the state's leaves (float32 if none)."""
     leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]

@@ -109,6 +109,13 @@ def test_inside_jit_the_sequential_scan_runs(series, esn):
 
     with pytest.warns(RuntimeWarning, match="inside a JAX transformation"):
         w = weights(series)
+
+    @jax.jit
+    def outputs(model, x):  # a traced model: the plan is not attempted, predict runs sequentially
+        return rc.predict(model, x, parallel="auto")[0]
+
+    m = rc.fit(esn, series[:-1], series[1:], parallel=False)
+    np.testing.assert_allclose(outputs(m, series[:T]), rc.predict(m, series[:T], parallel=False)[0], atol=1e-12)
     np.testing.assert_allclose(w, rc.fit(esn, series[:-1], series[1:], parallel=False).readout.weights, rtol=1e-4)
 
 
@@ -116,8 +123,9 @@ def test_bad_parallel_argument_raises(series, esn):
     with pytest.raises(ValueError, match="`parallel` must be True, False or 'auto'"):
         rc.fit(esn, series[:-1], series[1:], parallel="yes")
     m = rc.fit(esn, series[:-1], series[1:])
-    with pytest.raises(ValueError, match="`parallel`"):
-        rc.predict(m, series[:10], parallel=2)
+    for bad in (2, 0, 1, "yes", None):
+        with pytest.raises(ValueError, match="`parallel`"):
+            rc.predict(m, series[:10], parallel=bad)
 
 
 def test_overlap_and_segments_from_the_probe():
