@@ -117,6 +117,19 @@ def _scan_steps(reservoir, state, drive, key, t0):
     return state
 
 
+def _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets, key, t0):
+    """The statistics' dtype, class and empty statistics for this readout, from the features after one step.
+    Statistics in at least JAX's default float: float32 states get float64 statistics when x64 is on (the normal
+    equations square the condition number); the readout's solver picks Gram or QR statistics."""
+    def first(state, u, ue):
+        return _readout_input(reservoir, readout, reservoir.step(state, u, key=step_key(key, t0)), ue)
+
+    probe = jax.eval_shape(first, state, drive[0], ext[0])
+    dtype = jnp.promote_types(probe.dtype, jnp.result_type(float))
+    stats_cls = readout.stats_type(dtype)
+    return dtype, stats_cls, stats_cls.empty(probe.shape[0], targets.shape[1], dtype)
+
+
 def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk):
     """Drive over one segment and return its statistics (Gram or QR, per the readout), a (chunk × features) block
     at a time."""
@@ -135,12 +148,7 @@ def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk):
     def split(x):
         return x[: n_chunks * chunk].reshape(n_chunks, chunk, *x.shape[1:])
 
-    _, probe = jax.eval_shape(block, state, drive[:1], ext[:1], ts[:1])
-    # Statistics in at least JAX's default float: float32 states get float64 statistics when x64 is on (the
-    # normal equations square the condition number); the readout's solver picks Gram or QR statistics.
-    dtype = jnp.promote_types(probe.dtype, jnp.result_type(float))
-    stats_cls = readout.stats_type(dtype)
-    stats = stats_cls.empty(probe.shape[1], targets.shape[1], dtype)
+    dtype, stats_cls, stats = _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets, key, t0)
     chunk = min(default_chunk(stats_cls) if chunk is None else chunk, length)
     n_chunks, rest = divmod(length, chunk)
 
@@ -167,16 +175,6 @@ def default_chunk(stats_cls) -> int:
     return 2048 if stats_cls is QRStats else 256
 
 
-def _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets):
-    """The statistics' dtype and empty statistics for this readout: at least JAX's default float (float32 states
-    get float64 statistics when x64 is on: the normal equations square the condition number); the readout's solver
-    picks Gram or QR statistics."""
-    probe = jax.eval_shape(lambda s, e: _readout_input(reservoir, readout, s, e), state, ext[0])
-    dtype = jnp.promote_types(probe.dtype, jnp.result_type(float))
-    stats_cls = readout.stats_type(dtype)
-    return dtype, stats_cls, stats_cls.empty(probe.shape[0], targets.shape[1], dtype)
-
-
 def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0, chunk, segments, overlap):
     """`_accumulate` driven parallel in time (see `_parallel`): `segments` overlapping segments as one batch.
     Returns the state after the last step (from the last segment, then a sequential tail), the statistics and the
@@ -186,7 +184,7 @@ def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0
     L, tail = _parallel.layout(length, B, w)
     idx = _parallel.segment_index(B, w, L)
     D, E, Y, TS = drive[idx], ext[idx], targets[idx], t0 + idx
-    dtype, stats_cls, stats = _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets)
+    dtype, stats_cls, stats = _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets, key, t0)
     vstep = jax.vmap(lambda s, u, t: reservoir.step(s, u, key=step_key(key, t)))
     vfeat = jax.vmap(lambda s, e: _readout_input(reservoir, readout, s, e))
 
@@ -562,8 +560,7 @@ def _predict_parallel(model, inputs, key, segments, overlap):
     vone = jax.vmap(one)
 
     def body(X, xs):
-        X, Y = vone(X, *xs)
-        return X, Y
+        return vone(X, *xs)
 
     X = _parallel.stack_initial(model.state, res.init_state(), B)
     X, Y0 = jax.lax.scan(body, X, (U[:w], TS[:w]))
@@ -573,7 +570,7 @@ def _predict_parallel(model, inputs, key, segments, overlap):
     ys = [Y0[:, 0], jnp.swapaxes(Y, 0, 1).reshape(B * L, -1)]
     model = eqx.tree_at(lambda m: m.state, model, _parallel._take(X, B - 1))
     if tail:
-        yt, model = _predict_impl(model, inputs[length - tail :], None if key is None else key, length - tail)
+        yt, model = _predict_impl(model, inputs[length - tail :], key, length - tail)
         ys.append(yt)
     out = jnp.concatenate(ys, axis=0)
     model = eqx.tree_at(lambda m: m.last_output, model, out[-1])
