@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from reservoirs import AbstractReservoir
+from reservoirs import _random
 from reservoirs._checks import RealLike, check_int, check_positive, is_traced
 
 from ._energy import EnergyTerm
@@ -361,7 +362,7 @@ class WaterBucket(AbstractReservoir):
         k_pos, k_w, k_var = jax.random.split(key, 3)
         if isinstance(motors, int | np.integer) and not isinstance(motors, bool):
             n_m = check_int("motors", int(motors), minimum=1)
-            frac = np.asarray(jax.random.uniform(k_pos, (n_m, 2), minval=0.15, maxval=0.85), np.float64)
+            frac = np.asarray(_random.uniform(k_pos, (n_m, 2), minval=0.15, maxval=0.85), np.float64)
             mpos = frac * np.array([lx, ly])
         else:
             mpos = _positions("motors", motors, (lx, ly))
@@ -381,7 +382,7 @@ class WaterBucket(AbstractReservoir):
 
         if isinstance(motor_weights, str):
             if motor_weights == "mask":
-                w = jax.random.uniform(k_w, (n_m, in_size), dtype, -1.0, 1.0)
+                w = _random.uniform(k_w, (n_m, in_size), dtype, -1.0, 1.0)
             elif motor_weights == "channels":
                 w = jnp.asarray((np.arange(n_m)[:, None] % in_size) == np.arange(in_size)[None, :], dtype)
             else:

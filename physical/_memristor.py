@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from reservoirs import AbstractReservoir, spectral_radius
+from reservoirs import _random
 from reservoirs._checks import RealLike, check_int, check_positive
 
 from ._energy import EnergyTerm
@@ -167,7 +168,7 @@ class MemristorCrossbar(AbstractReservoir):
         k_w, k_mask, k_prog_p, k_prog_m, k_r, k_a, k_kp, k_kn = jax.random.split(key, 8)
 
         N = self.n_nodes
-        W = jax.random.normal(k_w, (N, N), dtype)
+        W = _random.normal(k_w, (N, N), dtype)
         W = W / spectral_radius(W)
         w_max = jnp.max(jnp.abs(W))
         span = g_max - g_min
@@ -176,7 +177,7 @@ class MemristorCrossbar(AbstractReservoir):
         self.G_plus = nonideal.program(G_plus, g_min, g_max, key=k_prog_p)
         self.G_minus = nonideal.program(G_minus, g_min, g_max, key=k_prog_m)
         self.r_f = (w_max / span).astype(dtype)
-        self.mask = jnp.where(jax.random.bernoulli(k_mask, 0.5, (N, self.mask_length, self.in_size)), 1.0, -1.0)
+        self.mask = jnp.where(_random.bernoulli(k_mask, 0.5, (N, self.mask_length, self.in_size)), 1.0, -1.0)
         self.mask = self.mask.astype(dtype)
         # Device-to-device variability: the relaxation rate 1 - r varies (so r stays below 1), and a, Kp, Kn.
         self.r = 1 - nonideal.vary(1 - r, (N,), key=k_r, dtype=dtype)

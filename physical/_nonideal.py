@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from reservoirs import _random
 from reservoirs._checks import RealLike, is_traced
 
 #: An integer as users pass it: a Python int or a NumPy integer scalar (bools are rejected).
@@ -191,12 +192,12 @@ class NonIdealities(eqx.Module):
         if self.levels is not None:
             g = quantize(g, g_min, g_max, self.levels)
         if self.programming_noise > 0:
-            g = g + self.programming_noise * (g_max - g_min) * jax.random.normal(k_prog, g.shape, g.dtype)
+            g = g + self.programming_noise * (g_max - g_min) * _random.normal(k_prog, g.shape, g.dtype)
             g = jnp.clip(g, g_min, g_max)
         if self.variability > 0:
             g = g * self.factors(k_var, g.shape, g.dtype)
         if self.stuck_on > 0 or self.stuck_off > 0:
-            r = jax.random.uniform(k_stuck, g.shape, g.dtype)
+            r = _random.uniform(k_stuck, g.shape, g.dtype)
             g = jnp.where(r < self.stuck_on, g_max, g)
             g = jnp.where((r >= self.stuck_on) & (r < self.stuck_on + self.stuck_off), g_min, g)
         if self.drift_nu > 0:
@@ -208,7 +209,7 @@ class NonIdealities(eqx.Module):
         if self.variability == 0:
             return jnp.ones(shape, dtype)
         s2 = jnp.log1p(jnp.asarray(self.variability, dtype) ** 2)
-        return jnp.exp(jnp.sqrt(s2) * jax.random.normal(key, shape, dtype) - s2 / 2)
+        return jnp.exp(jnp.sqrt(s2) * _random.normal(key, shape, dtype) - s2 / 2)
 
     def vary(self, value, shape, *, key: PRNGKeyArray, dtype=None) -> Array:
         """A device parameter for each of `shape` devices: `value` times a log-normal device factor."""

@@ -11,6 +11,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from reservoirs import AbstractReservoir
+from reservoirs import _random
 from reservoirs._checks import RealLike, check_int, check_positive, is_traced
 
 from ._energy import EnergyTerm
@@ -222,9 +223,9 @@ class PhotonicDelay(AbstractReservoir):
 
         if isinstance(mask, str):
             if mask == "binary":
-                m = jnp.where(jax.random.bernoulli(k_mask, 0.5, (n_virtual, in_size)), 1.0, -1.0).astype(dtype)
+                m = jnp.where(_random.bernoulli(k_mask, 0.5, (n_virtual, in_size)), 1.0, -1.0).astype(dtype)
             elif mask == "uniform":
-                m = jax.random.uniform(k_mask, (n_virtual, in_size), dtype, -1.0, 1.0)
+                m = _random.uniform(k_mask, (n_virtual, in_size), dtype, -1.0, 1.0)
             else:
                 raise ValueError(f"`mask` must be one of {_MASKS} or an array of shape (n_virtual, in_size), "
                                  f"got {mask!r}")

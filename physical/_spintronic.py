@@ -11,6 +11,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from reservoirs import AbstractReservoir
+from reservoirs import _random
 from reservoirs._checks import RealLike, check_int, check_positive, is_traced
 
 from ._energy import EnergyTerm
@@ -276,9 +277,9 @@ class SpinTorqueOscillator(AbstractReservoir):
         shape = (M, n_virtual, in_size)
         if isinstance(mask, str):
             if mask == "binary":
-                m = jnp.where(jax.random.bernoulli(k_mask, 0.5, shape), 1.0, -1.0).astype(dtype)
+                m = jnp.where(_random.bernoulli(k_mask, 0.5, shape), 1.0, -1.0).astype(dtype)
             elif mask == "uniform":
-                m = jax.random.uniform(k_mask, shape, dtype, -1.0, 1.0)
+                m = _random.uniform(k_mask, shape, dtype, -1.0, 1.0)
             else:
                 raise ValueError(f"`mask` must be 'binary', 'uniform' or an array of shape {shape}, got {mask!r}")
         else:
@@ -286,10 +287,10 @@ class SpinTorqueOscillator(AbstractReservoir):
             if m.shape != shape:
                 raise ValueError(f"`mask` must have shape {shape}, got {m.shape}")
         if topology == "array":
-            w = jax.random.normal(k_w, (M, M), dtype) * (1 - jnp.eye(M, dtype=dtype))
+            w = _random.normal(k_w, (M, M), dtype) * (1 - jnp.eye(M, dtype=dtype))
             rho = np.max(np.abs(np.linalg.eigvals(np.asarray(w, np.float64))))
             w = w / jnp.asarray(rho if rho > 0 else 1.0, dtype)
-            det = 2 * math.pi * float(frequency) * float(frequency_spread) * jax.random.normal(k_f, (M,), dtype)
+            det = 2 * math.pi * float(frequency) * float(frequency_spread) * _random.normal(k_f, (M,), dtype)
             det = det.at[0].set(0.0)
         else:
             w = jnp.zeros((M, M), dtype)

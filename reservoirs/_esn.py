@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from . import _linalg
+from . import _linalg, _random
 from ._checks import RealLike, check_int, check_interval, check_positive, real_scalar
 from ._reservoir import AbstractReservoir
 
@@ -193,15 +193,15 @@ class ESN(AbstractReservoir):
 
         k = max(1, int(round(connectivity * size)))
         if topology == "orthogonal":
-            Q, R = _linalg.qr(jax.random.normal(k_w, (size, size), dtype))
+            Q, R = _linalg.qr(_random.normal(k_w, (size, size), dtype))
             W = Q * jnp.sign(jnp.diagonal(R))[None, :]  # Haar measure (Mezzadri 2007)
             ell = None
         elif k == size:
-            W = jax.random.normal(k_w, (size, size), dtype)
+            W = _random.normal(k_w, (size, size), dtype)
             ell = None
         else:
-            cols = jnp.argsort(jax.random.uniform(k_c, (size, size)), axis=1)[:, :k].astype(jnp.int32)
-            ell = EllMatrix(cols, jax.random.normal(k_w, (size, k), dtype), size)
+            cols = jnp.argsort(_random.uniform(k_c, (size, size)), axis=1)[:, :k].astype(jnp.int32)
+            ell = EllMatrix(cols, _random.normal(k_w, (size, k), dtype), size)
             W = ell.todense()
         rho = spectral_radius(W)
         rho = jnp.where(rho > 0, rho, 1.0)
@@ -213,12 +213,12 @@ class ESN(AbstractReservoir):
         else:
             self.W = W / rho
 
-        W_in = jax.random.uniform(k_in, (size, in_size), dtype, -1.0, 1.0)
+        W_in = _random.uniform(k_in, (size, in_size), dtype, -1.0, 1.0)
         if input_connectivity < 1.0:
-            W_in = W_in * (jax.random.uniform(k_mask, (size, in_size)) < input_connectivity)
+            W_in = W_in * (_random.uniform(k_mask, (size, in_size)) < input_connectivity)
         self.W_in = W_in
-        self.bias = jax.random.uniform(k_b, (size,), dtype, -1.0, 1.0)
-        self.W_fb = jax.random.uniform(k_fb, (size, feedback_size), dtype, -1.0, 1.0)
+        self.bias = _random.uniform(k_b, (size,), dtype, -1.0, 1.0)
+        self.W_fb = _random.uniform(k_fb, (size, feedback_size), dtype, -1.0, 1.0)
         for name, value in _scalars(dtype, gain, leak, input_scaling, bias_scaling, feedback_scaling).items():
             setattr(self, name, value)
         self.size = size

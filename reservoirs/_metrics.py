@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
@@ -77,26 +79,40 @@ def nrmse(
     if sigma is not None and norm != "std":
         raise ValueError(f"`sigma` is the normaliser of norm='std'; it cannot be combined with norm={norm!r}")
     y_true, y_pred = _pair(y_true, y_pred)
-    err = y_pred - y_true
     if sigma is not None:
-        s = _sigma(sigma, y_true.shape[1], err.dtype)
-        return jnp.sqrt(jnp.mean((err / s) ** 2))
+        return _rms_scaled(y_true, y_pred, _sigma(sigma, y_true.shape[1], jnp.result_type(y_true, y_pred)))
     if y_true.shape[0] < 2:
         raise ValueError(
             "`y_true` has a single time step: its spread, the NRMSE's normaliser, is undefined; pass `sigma=` "
             "(e.g. the training data's standard deviation)"
         )
+    value, spread = _nrmse_parts(y_true, y_pred, norm)
+    if norm == "std":
+        _check_spread(spread, "variance", "pass `sigma=` (e.g. the training data's standard deviation)")
+    else:
+        _check_spread(spread, "variance" if norm == "total" else "range", "pass `sigma=` with norm='std'")
+    return value
+
+
+# The arithmetic of the metrics as one compiled program per shape (run eagerly, each of its operations would be
+# compiled on its own: five or six programs for every new series length).
+@jax.jit
+def _rms_scaled(y_true, y_pred, s):
+    return jnp.sqrt(jnp.mean(((y_pred - y_true) / s) ** 2))
+
+
+@partial(jax.jit, static_argnums=2)
+def _nrmse_parts(y_true, y_pred, norm):
+    """The NRMSE under `norm` and its normaliser (checked by the caller: zero means a constant target)."""
+    err = y_pred - y_true
     if norm == "std":
         s = jnp.std(y_true, axis=0)
-        _check_spread(s, "variance", "pass `sigma=` (e.g. the training data's standard deviation)")
-        return jnp.sqrt(jnp.mean((err / s) ** 2))
+        return jnp.sqrt(jnp.mean((err / s) ** 2)), s
     if norm == "total":
         tot = jnp.sum((y_true - jnp.mean(y_true, axis=0)) ** 2)
-        _check_spread(tot, "variance", "pass `sigma=` with norm='std'")
-        return jnp.sqrt(jnp.sum(err**2) / tot)
+        return jnp.sqrt(jnp.sum(err**2) / tot), tot
     rng = jnp.max(y_true) - jnp.min(y_true)
-    _check_spread(rng, "range", "pass `sigma=` with norm='std'")
-    return jnp.sqrt(jnp.mean(err**2)) / rng
+    return jnp.sqrt(jnp.mean(err**2)) / rng, rng
 
 
 def forecast_error(
@@ -167,13 +183,17 @@ def valid_prediction_time(
         _check_spread(sigma, "variance", "pass `sigma=` (the training data's standard deviation)")
     else:
         sigma = _sigma(sigma, y_true.shape[1], y_true.dtype)
+    vpt, capped = _vpt_parts(y_true, y_pred, sigma, threshold, dt, lyapunov_time)
+    return VPTResult(vpt, capped) if return_capped else vpt
+
+
+@jax.jit
+def _vpt_parts(y_true, y_pred, sigma, threshold, dt, lyapunov_time):
     e = forecast_error(y_true, y_pred, sigma)
     bad = ~(e <= threshold)  # NaN counts as bad
-    n = y_true.shape[0]
     capped = ~jnp.any(bad)
-    first = jnp.where(capped, n, jnp.argmax(bad))
-    vpt = first * dt / lyapunov_time
-    return VPTResult(vpt, capped) if return_capped else vpt
+    first = jnp.where(capped, y_true.shape[0], jnp.argmax(bad))
+    return first * dt / lyapunov_time, capped
 
 
 def mean_and_spread(values) -> dict:
