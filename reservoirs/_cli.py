@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -537,6 +538,38 @@ def _cmd_classify(args) -> int:
     return 0
 
 
+_DEMO_RSS_LIMIT_MB = 800
+
+
+def _resident_mb() -> float:
+    """This process's resident memory (Linux: current; elsewhere: the peak so far), in MB."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError, AttributeError):
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def _release_compiled() -> None:
+    """Drop JAX's compiled programs once the process holds more than `_DEMO_RSS_LIMIT_MB`. The demo runs about
+    sixteen independent pipelines (tasks, substrates, the classification) whose programs are rarely used again;
+    kept, they add up (1.2 GB for `demo --quick`). Dropping them after every pipeline bounds the memory but
+    recompiles the small shared programs each time (+40 s on `--quick`); dropping them past the limit costs a
+    few seconds."""
+    if _resident_mb() <= _DEMO_RSS_LIMIT_MB:
+        return
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
+
+
 def _cmd_demo(args) -> int:
     out = check_writable(args.out, figure=False, what="--out")
     out.mkdir(parents=True, exist_ok=True)
@@ -552,6 +585,7 @@ def _cmd_demo(args) -> int:
         written = _save(lambda r=r, task=task: _plot_forecast(r, out / f"forecast_{task}.png"),
                         out / f"forecast_{task}.png", "the figure")
         rows.append((r, written))
+        _release_compiled()
     print()
     header = (f"{'task':<14}{'units':>6}{'gain':>6}{'NRMSE(1 LT)':>13}{'one-step':>10}{'VPT (Lyap.)':>13}"
               f"{'fit s':>8}{'fcst s':>8}")
@@ -580,6 +614,7 @@ def _cmd_demo(args) -> int:
             continue
         r = run_forecast("mackey-glass", substrate=name, seed=args.seed, horizon=300 if args.quick else None)
         sub_rows.append({k: _json_safe(r[k]) for k in JSON_KEYS} | {"energy_per_step": r["energy_per_step"]})
+        _release_compiled()
     header = (f"{'substrate':<12}{'units':>6}{'gain':>7}{'NRMSE(1 LT)':>13}{'one-step':>10}{'VPT (Lyap.)':>13}"
               f"{'J/step':>10}{'digital J':>11}")
     print(header)
@@ -606,6 +641,7 @@ def _cmd_demo(args) -> int:
         for name in registry():
             r = run_classify("sine-square", substrate=name, seed=args.seed)
             cls_rows.append({k: _json_safe(r[k]) for k in CLASSIFY_JSON_KEYS})
+            _release_compiled()
         header = f"{'substrate':<12}{'units':>6}{'gain':>7}{'accuracy':>10}{'raw baseline':>14}{'fit s':>8}"
         print(header)
         print("-" * len(header))

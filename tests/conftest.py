@@ -1,35 +1,74 @@
-"""Test configuration: accuracy comparisons run in float64.
+"""Test configuration: accuracy comparisons run in float64; the suite runs on two worker processes.
 
-The library never flips `jax_enable_x64` on import; the tests do, here, once. Float32 behaviour is tested with
-explicit `dtype=jnp.float32` or inside `jax.enable_x64(False)`.
+The library never flips `jax_enable_x64` on import; the tests do, here, once per worker. Float32 behaviour is tested
+with explicit `dtype=jnp.float32` or inside `jax.enable_x64(False)`.
+
+Where the time goes: three quarters of the suite's wall time is XLA compiling programs (about 4,000 of them; each
+test builds reservoirs of its own sizes), not running them. So:
+- `pyproject.toml` runs the tests on `-n auto --maxprocesses 2` pytest-xdist workers (two cores compile two
+  programs at once), handing out tests in contiguous runs (`worksteal`) so that a module's tests mostly share a
+  process and its compiled programs;
+- compiled programs are dropped after each module, and after any test that leaves the worker above
+  `_RSS_LIMIT_MB`, to keep the suite within its 2 GB memory budget with two workers and a notebook kernel.
+XLA's backend optimisation level 0 compiles about a quarter faster, but it changes floating-point contraction, so
+that a vmapped and a looped chaotic run no longer agree bit for bit: the tests compile as users do.
 """
 
 import os
 import shutil
 import tempfile
 
-# One on-disk compilation cache for this test session, shared with the processes the tests start (the CLI demo,
-# the notebooks' kernels inherit the environment). It starts empty on every run, so every program is still compiled
-# once per session; what it saves is compiling the same program again after `_release_memory` dropped it, or in
-# another process. Set before JAX reads its configuration.
+# Set before JAX reads its configuration (JAX is imported in the workers only, below). One on-disk compilation
+# cache per test process, shared with the processes it starts (the notebooks' kernels inherit the environment). It starts empty, so every program is still compiled once per process; what it
+# saves is compiling the same program again after `_release_memory` dropped it, or in a notebook kernel.
 _CACHE_DIR = tempfile.mkdtemp(prefix="reservoirs-test-xla-")
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE_DIR
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
-
-import jax
-
-jax.config.update("jax_enable_x64", True)
 
 import ctypes
 import gc
 
 import pytest
 
+# A worker that ends a test above this resident size drops its compiled programs (about 300 MB of it is JAX,
+# the library and the test data; the rest is compiled code, 20-100 MB per test).
+_RSS_LIMIT_MB = 500
+
+
+def _is_xdist_controller(config) -> bool:
+    """The process that only hands out tests to the workers: it needs no JAX (150 MB saved)."""
+    return getattr(config.option, "numprocesses", None) not in (None, 0) and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "release_memory: drop compiled code after this test (a whole pipeline)")
+    if not _is_xdist_controller(config):
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # not Linux: no adaptive release, the per-module one still runs
+        pass
+    return 0.0
+
 
 def _release_memory():
     """Drop JAX's compiled executables and hand the freed heap back to the OS (glibc keeps it otherwise, and the
     notebooks' kernels run beside this process)."""
+    import jax
+
     jax.clear_caches()
     gc.collect()
     try:
@@ -46,17 +85,14 @@ def _free_compiled_code_between_modules():
     _release_memory()
 
 
-def pytest_unconfigure(config):
-    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "release_memory: drop compiled code after this test (a whole pipeline)")
-
-
 @pytest.fixture(autouse=True)
 def _free_compiled_code_after_heavy_tests(request):
-    """After a test marked `release_memory` (the CLI demo compiles several hundred MB of programs)."""
+    """Before and after a test marked `release_memory` (the CLI demo compiles several hundred MB of programs; a
+    notebook's kernel does, in its own process, while this one waits), and after any test that left the process
+    above `_RSS_LIMIT_MB`. Dropped programs come back from the on-disk cache in milliseconds when needed again."""
+    heavy = request.node.get_closest_marker("release_memory") is not None
+    if heavy:
+        _release_memory()
     yield
-    if request.node.get_closest_marker("release_memory") is not None:
+    if heavy or _rss_mb() > _RSS_LIMIT_MB:
         _release_memory()

@@ -196,3 +196,21 @@ def test_one_line_substrate_swap_in_the_cli(substrate, capsys):
                  "--no-memory-capacity", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["gain"] == [lo, hi] and len(d["lyapunov"]) == 2 and all(v is not None for v in d["nrmse"])
+
+
+def test_demo_drops_compiled_programs_only_past_its_memory_limit(monkeypatch):
+    import jax
+    import jax.numpy as jnp
+
+    from reservoirs import _cli
+
+    f = jax.jit(lambda x: x * 2)
+    f(jnp.ones(3))
+    assert f._cache_size() == 1
+    monkeypatch.setattr(_cli, "_DEMO_RSS_LIMIT_MB", 1e9)
+    _cli._release_compiled()
+    assert f._cache_size() == 1  # below the limit: kept
+    monkeypatch.setattr(_cli, "_DEMO_RSS_LIMIT_MB", 0)
+    _cli._release_compiled()
+    assert f._cache_size() == 0
+    assert _cli._resident_mb() > 50

@@ -25,6 +25,7 @@ def test_readme_example_is_the_quickstart():
     assert body in readme
 
 
+@pytest.mark.release_memory
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.ipynb")))
 def test_notebook_executes(name, monkeypatch):
     nbformat = pytest.importorskip("nbformat")

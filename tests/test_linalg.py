@@ -78,6 +78,7 @@ def test_solve_ridge_loop_matches_and_falls_back_per_system():
     assert_unbatched(jax.jit(jax.vmap(rc._ridge.solve_ridge)).lower(jnp.asarray(cxx), jnp.asarray(cxy), alpha))
 
 
+@pytest.mark.filterwarnings("ignore::reservoirs.AlphaGridEdgeWarning")  # the grid is not what is tested here
 def test_sweep_program_has_no_batched_lapack_call(monkeypatch):
     calls = []
     original = sweep_module._evaluate_batch

@@ -159,6 +159,7 @@ def test_fit_reports_a_diverging_reservoir(series):
         rc.fit(lin, 10 * series[:1500], series[1:1501], washout=10)
 
 
+@pytest.mark.filterwarnings("ignore::reservoirs.AlphaGridEdgeWarning")  # the grid is not what is tested here
 def test_save_load_sparse_and_cv(tmp_path, series):
     esn = rc.ESN(1, 40, key=jax.random.key(3), connectivity=0.1, sparse=True)
     m = rc.fit(esn, series[:800], series[1:801], readout=rc.RidgeCV(np.logspace(-8, 0, 5)), washout=50)
