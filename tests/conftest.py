@@ -5,7 +5,7 @@ with explicit `dtype=jnp.float32` or inside `jax.enable_x64(False)`.
 
 Where the time goes: three quarters of the suite's wall time is XLA compiling programs (about 4,000 of them; each
 test builds reservoirs of its own sizes), not running them. So:
-- `pyproject.toml` runs the tests on `-n auto --maxprocesses 2` pytest-xdist workers (two cores compile two
+- `pyproject.toml` runs the tests on `-n logical --maxprocesses 2` pytest-xdist workers (two cores compile two
   programs at once), handing out tests in contiguous runs (`worksteal`) so that a module's tests mostly share a
   process and its compiled programs;
 - compiled programs are dropped after each module, and after any test that leaves the worker above
