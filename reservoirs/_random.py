@@ -49,37 +49,30 @@ def _cut(flat, shape):
     return flat[: math.prod(shape)].reshape(shape)
 
 
-def normal(key, shape, dtype=None):
-    """`jax.random.normal(key, shape, dtype)`, bit for bit, compiled per size class."""
+def _draw(draw, key, shape, empty_dtype, scalar_args):
+    """`draw(key, shape)` for `shape`, via its size class where that gives the same numbers."""
     shape = tuple(int(s) for s in shape)
-    dtype = jnp.result_type(float) if dtype is None else dtype
     n = math.prod(shape)
     if n == 0:
-        return jnp.zeros(shape, dtype)
-    if not _bucketed(key):
-        return jax.random.normal(key, shape, dtype)
-    return _cut(jax.random.normal(key, (size_class(n),), dtype), shape)
+        return jnp.zeros(shape, empty_dtype)
+    if not _bucketed(key) or any(jnp.ndim(a) for a in scalar_args):
+        return draw(key, shape)
+    return _cut(draw(key, (size_class(n),)), shape)
+
+
+def normal(key, shape, dtype=None):
+    """`jax.random.normal(key, shape, dtype)`, bit for bit, compiled per size class."""
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    return _draw(lambda k, s: jax.random.normal(k, s, dtype), key, shape, dtype, ())
 
 
 def uniform(key, shape, dtype=None, minval=0.0, maxval=1.0):
     """`jax.random.uniform(key, shape, dtype, minval, maxval)` (scalar bounds), bit for bit, compiled per size
     class."""
-    shape = tuple(int(s) for s in shape)
     dtype = jnp.result_type(float) if dtype is None else dtype
-    n = math.prod(shape)
-    if n == 0:
-        return jnp.zeros(shape, dtype)
-    if not _bucketed(key) or jnp.ndim(minval) or jnp.ndim(maxval):
-        return jax.random.uniform(key, shape, dtype, minval, maxval)
-    return _cut(jax.random.uniform(key, (size_class(n),), dtype, minval, maxval), shape)
+    return _draw(lambda k, s: jax.random.uniform(k, s, dtype, minval, maxval), key, shape, dtype, (minval, maxval))
 
 
 def bernoulli(key, p, shape):
     """`jax.random.bernoulli(key, p, shape)` (scalar p), bit for bit, compiled per size class."""
-    shape = tuple(int(s) for s in shape)
-    n = math.prod(shape)
-    if n == 0:
-        return jnp.zeros(shape, bool)
-    if not _bucketed(key) or jnp.ndim(p):
-        return jax.random.bernoulli(key, p, shape)
-    return _cut(jax.random.bernoulli(key, p, (size_class(n),)), shape)
+    return _draw(lambda k, s: jax.random.bernoulli(k, p, s), key, shape, bool, (p,))

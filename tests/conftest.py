@@ -53,17 +53,6 @@ def pytest_unconfigure(config):
     shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:  # not Linux: no adaptive release, the per-module one still runs
-        pass
-    return 0.0
-
-
 def _release_memory():
     """Drop JAX's compiled executables and hand the freed heap back to the OS (glibc keeps it otherwise, and the
     notebooks' kernels run beside this process)."""
@@ -94,5 +83,7 @@ def _free_compiled_code_after_heavy_tests(request):
     if heavy:
         _release_memory()
     yield
-    if heavy or _rss_mb() > _RSS_LIMIT_MB:
+    from reservoirs._cli import _resident_mb
+
+    if heavy or _resident_mb() > _RSS_LIMIT_MB:
         _release_memory()
