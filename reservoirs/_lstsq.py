@@ -73,16 +73,28 @@ class QRStats(eqx.Module):
     def from_block(X: Float[Array, "k features"], Y: Float[Array, "k outputs"]) -> "QRStats":
         return QRStats.empty(X.shape[1], Y.shape[1], X.dtype).add_block(X, Y)
 
-    def add_block(self, X: Float[Array, "k features"], Y: Float[Array, "k outputs"]) -> "QRStats":
-        """Fold a (k, F) block of features and its (k, O) targets into the factor: one QR of (m + k) × m."""
+    def add_block(self, X: Float[Array, "k features"], Y: Float[Array, "k outputs"], w=None) -> "QRStats":
+        """Fold a (k, F) block of features and its (k, O) targets into the factor: one QR of (m + k) × m. With a
+        boolean `w` (k,), only the rows where it is True (a zero row of `[1, X, Y]` leaves RᵀR unchanged)."""
         X = X.astype(self.R.dtype)
         Y = Y.astype(self.R.dtype)
         first = self.count == 0
-        sx = jnp.where(first, jnp.mean(X, axis=0), self.shift_x)
-        sy = jnp.where(first, jnp.mean(Y, axis=0), self.shift_y)
+        if w is None:
+            count = jnp.asarray(X.shape[0], self.R.dtype)
+            mx, my = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
+        else:
+            X = jnp.where(w[:, None], X, 0)
+            Y = jnp.where(w[:, None], Y, 0)
+            count = jnp.sum(w).astype(self.R.dtype)
+            safe = jnp.where(count > 0, count, 1)
+            mx, my = jnp.sum(X, axis=0) / safe, jnp.sum(Y, axis=0) / safe
+        sx = jnp.where(first, mx, self.shift_x)
+        sy = jnp.where(first, my, self.shift_y)
         Z = jnp.concatenate([jnp.ones((X.shape[0], 1), X.dtype), X - sx, Y - sy], axis=1)
+        if w is not None:
+            Z = jnp.where(w[:, None], Z, 0)
         R = _r_factor_unbatched(jnp.concatenate([self.R, Z], axis=0))
-        return QRStats(self.count + X.shape[0], sx, sy, R)
+        return QRStats(self.count + count, sx, sy, R)
 
     def _rebased(self, shift_x, shift_y) -> Array:
         """This factor expressed for another shift: `[1, Z - c'] = [1, Z - c] E`, E unit upper triangular."""

@@ -55,12 +55,25 @@ class GramStats(eqx.Module):
         )
 
     @staticmethod
-    def from_block(X: Float[Array, "k features"], Y: Float[Array, "k outputs"]) -> "GramStats":
-        mx = jnp.mean(X, axis=0)
-        my = jnp.mean(Y, axis=0)
-        Xc = X - mx
-        Yc = Y - my
-        return GramStats(jnp.asarray(X.shape[0], X.dtype), mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
+    def from_block(X: Float[Array, "k features"], Y: Float[Array, "k outputs"], w=None) -> "GramStats":
+        """The statistics of the rows of (X, Y); with a boolean `w` (k,), of the rows where `w` is True only (the
+        others may hold anything, even NaN: `fit` pads its last block and skips its washout this way)."""
+        if w is None:
+            mx = jnp.mean(X, axis=0)
+            my = jnp.mean(Y, axis=0)
+            Xc = X - mx
+            Yc = Y - my
+            return GramStats(jnp.asarray(X.shape[0], X.dtype), mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
+        m = w[:, None]
+        X = jnp.where(m, X, 0)
+        Y = jnp.where(m, Y, 0)
+        count = jnp.sum(w).astype(X.dtype)
+        safe = jnp.where(count > 0, count, 1)
+        mx = jnp.sum(X, axis=0) / safe
+        my = jnp.sum(Y, axis=0) / safe
+        Xc = jnp.where(m, X - mx, 0)
+        Yc = jnp.where(m, Y - my, 0)
+        return GramStats(count, mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
 
     def merge(self, other: "GramStats") -> "GramStats":
         n = self.count + other.count
@@ -77,9 +90,10 @@ class GramStats(eqx.Module):
             self.cyy + other.cyy + c * jnp.outer(dy, dy),
         )
 
-    def add_block(self, X: Float[Array, "k features"], Y: Float[Array, "k outputs"]) -> "GramStats":
-        """These statistics with a (k, F) block of features and its (k, O) targets added."""
-        return self.merge(GramStats.from_block(X.astype(self.cxx.dtype), Y.astype(self.cxx.dtype)))
+    def add_block(self, X: Float[Array, "k features"], Y: Float[Array, "k outputs"], w=None) -> "GramStats":
+        """These statistics with a (k, F) block of features and its (k, O) targets added (only the rows where the
+        boolean `w` is True, if given)."""
+        return self.merge(GramStats.from_block(X.astype(self.cxx.dtype), Y.astype(self.cxx.dtype), w))
 
     def target_var(self) -> Float[Array, " outputs"]:
         """Per-output variance of the targets (population, divided by `count`)."""

@@ -19,9 +19,17 @@ import shutil
 import tempfile
 
 # Set before JAX reads its configuration (JAX is imported in the workers only, below). One on-disk compilation
-# cache per test process, shared with the processes it starts (the notebooks' kernels inherit the environment). It starts empty, so every program is still compiled once per process; what it
-# saves is compiling the same program again after `_release_memory` dropped it, or in a notebook kernel.
-_CACHE_DIR = tempfile.mkdtemp(prefix="reservoirs-test-xla-")
+# cache for the whole run: made by the first process (the xdist controller), inherited through the environment by
+# the workers and by the processes they start (the notebooks' kernels). It starts empty, so every program is still
+# compiled once per run; what it saves is compiling the same program again in the other worker, in a notebook
+# kernel, or after `_release_memory` dropped it. (JAX's cache key includes the cache's own path, so one directory per
+# process would never share an entry.) Two processes writing one entry at once is harmless: a reader that meets a
+# half-written file warns and compiles.
+_CACHE_ENV = "RESERVOIRS_TEST_XLA_CACHE"
+_OWNS_CACHE = not os.path.isdir(os.environ.get(_CACHE_ENV, ""))
+if _OWNS_CACHE:
+    os.environ[_CACHE_ENV] = tempfile.mkdtemp(prefix="reservoirs-test-xla-")
+_CACHE_DIR = os.environ[_CACHE_ENV]
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE_DIR
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
@@ -50,7 +58,8 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+    if _OWNS_CACHE:  # the controller, after its workers are done (or the only process)
+        shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def _release_memory():
