@@ -394,9 +394,10 @@ def fit(
 ) -> Model | tuple[Model, DriveReport]:
     """Train a readout on a reservoir driven by `inputs` to produce `targets`. One compiled call.
 
-    The reservoir is driven by one `jax.lax.scan`; after `washout` steps, features are accumulated in blocks of
-    `chunk_size` steps into centred Gram statistics (float64) or a streaming QR factor (float32; see `Ridge`'s
-    `solver`), so memory does not grow with the length of the series.
+    The reservoir is driven by one `jax.lax.scan` (washout, training and any validation split alike); after
+    `washout` steps, features are accumulated in blocks of at most `chunk_size` steps into centred Gram statistics
+    (float64) or a streaming QR factor (float32; see `Ridge`'s `solver`), so memory does not grow with the length of
+    the series.
 
     **Arguments:**
 
@@ -409,8 +410,9 @@ def fit(
     - `washout`: initial steps whose states are discarded, 0 <= washout < time. Default 100.
     - `state`: initial reservoir state (default `reservoir.init_state()`).
     - `key`: PRNG key, required by stochastic substrates.
-    - `chunk_size`: steps per statistics block. Default `None`: 256 for Gram statistics, 2048 for the QR factor
-      (`Ridge(solver=...)`; see `default_chunk`). Memory holds one block of features.
+    - `chunk_size`: the most steps per statistics block (the series is cut into equal blocks of between half and
+      all of it, whichever pads the last block least). Default `None`: 256 for Gram statistics, 2048 for the QR
+      factor (`Ridge(solver=...)`; see `default_chunk`). Memory holds one block of features.
     - `standardize`: fit a `Standardize` map to the inputs and one to the targets, train in standard units and keep
       both in the model, so that `predict` and `forecast` take and return data units. Default `None`: standardise
       exactly when the reservoir asks for it (`reservoir.standardize_inputs`, True for the physical substrates,

@@ -9,7 +9,8 @@ test builds reservoirs of its own sizes), not running them. So:
   programs at once), handing out tests in contiguous runs (`worksteal`) so that a module's tests mostly share a
   process and its compiled programs;
 - compiled programs are dropped after each module, and after any test that leaves the worker above
-  `_RSS_LIMIT_MB`, to keep the suite within its 2 GB memory budget with two workers and a notebook kernel.
+  `_RSS_LIMIT_MB`, to keep the suite within its 2 GB memory budget with two workers (and the two notebooks that run
+  in a Jupyter kernel, `tests/test_examples.py`).
 XLA's backend optimisation level 0 compiles about a quarter faster, but it changes floating-point contraction, so
 that a vmapped and a looped chaotic run no longer agree bit for bit: the tests compile as users do.
 """
@@ -20,10 +21,10 @@ import tempfile
 
 # Set before JAX reads its configuration (JAX is imported in the workers only, below). One on-disk compilation
 # cache for the whole run: made by the first process (the xdist controller), inherited through the environment by
-# the workers and by the processes they start (the notebooks' kernels). It starts empty, so every program is still
-# compiled once per run; what it saves is compiling the same program again in the other worker, in a notebook
-# kernel, or after `_release_memory` dropped it. (JAX's cache key includes the cache's own path, so one directory per
-# process would never share an entry.) Two processes writing one entry at once is harmless: a reader that meets a
+# the workers and by the processes they start (the Jupyter kernels of `test_examples`). It starts empty, so every
+# program is still compiled once per run; what it saves is compiling the same program again in the other worker, in
+# a kernel, or after `_release_memory` dropped it. (JAX's cache key includes the cache's own path: one directory per
+# process never shared an entry.) Two processes writing one entry at once is harmless: a reader that meets a
 # half-written file warns and compiles.
 _CACHE_ENV = "RESERVOIRS_TEST_XLA_CACHE"
 _OWNS_CACHE = not os.path.isdir(os.environ.get(_CACHE_ENV, ""))
@@ -85,9 +86,9 @@ def _free_compiled_code_between_modules():
 
 @pytest.fixture(autouse=True)
 def _free_compiled_code_after_heavy_tests(request):
-    """Before and after a test marked `release_memory` (the CLI demo compiles several hundred MB of programs; a
-    notebook's kernel does, in its own process, while this one waits), and after any test that left the process
-    above `_RSS_LIMIT_MB`. Dropped programs come back from the on-disk cache in milliseconds when needed again."""
+    """Before and after a test marked `release_memory` (the CLI demo and a notebook compile several hundred MB of
+    programs; a notebook in a Jupyter kernel does, in its own process, while this one waits), and after any test
+    that left the process above `_RSS_LIMIT_MB`. Dropped programs come back from the on-disk cache in milliseconds when needed again."""
     heavy = request.node.get_closest_marker("release_memory") is not None
     if heavy:
         _release_memory()

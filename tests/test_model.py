@@ -265,3 +265,32 @@ def test_predict_and_forecast_reject_bad_input(model):
         rc.forecast(model, 5, warmup=np.ones((1, 1)))
     with pytest.raises(ValueError, match="`divergence_threshold`"):
         rc.forecast(model, 5, divergence_threshold=-1.0)
+
+
+@pytest.mark.parametrize("readout, washout, length", [
+    (rc.Ridge(1e-6), 100, 1000),  # washout, then 900 steps: 4 blocks of 225
+    (rc.Ridge(1e-6), 0, 611),  # a prime length: a padded last block
+    (rc.RidgeCV(jnp.logspace(-8, -2, 4), folds=3), 37, 700),  # three validation folds
+])
+def test_fit_compiles_the_reservoir_step_once(readout, washout, length, monkeypatch):
+    # Each separate scan over the reservoir (washout, remainder, one per validation fold) compiled the step again
+    # (0.3-0.5 s each); now one scan drives them all. Traced: the dtype probe and the scan body, nothing else.
+    from reservoirs._model import _fit_core
+
+    esn = rc.ESN(1, 20, key=jax.random.key(0))
+    x = jnp.sin(jnp.arange(length + 1.0) / 5)[:, None]
+    calls = []
+    step = rc.ESN.step
+    monkeypatch.setattr(rc.ESN, "step", lambda self, *a, **k: calls.append(1) or step(self, *a, **k))
+    eqx.filter_eval_shape(_fit_core, esn, readout, x[:-1], x[:-1], x[1:], esn.init_state(), None, washout, 256)
+    assert len(calls) == 2
+    # and the fit is the one of the materialised states (washout dropped, every fold)
+    monkeypatch.undo()
+    model = rc.fit(esn, x[:-1], x[1:], readout=readout, washout=washout, chunk_size=256)
+    _, states = rc.run(esn, x[:-1])
+    X, Y = np.asarray(states[washout:]), np.asarray(x[1:][washout:])
+    alpha = float(model.readout.alpha)
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    W = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ Yc)
+    fitted = X @ np.asarray(model.readout.weights).T + np.asarray(model.readout.bias)
+    np.testing.assert_allclose(fitted, Xc @ W + Y.mean(0), atol=1e-9)  # the weights themselves: to 2e-6 (cond.)
