@@ -189,17 +189,15 @@ def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk, 
         w = ok & (t >= skip)
         Z, y = Z.astype(dtype), y.astype(dtype)
         if len(ranges) == 1:
-            acc = acc.add_block(Z, y, w)
-        else:
-            cur = jax.tree.map(lambda a: a[s], acc)
-            acc = jax.tree.map(lambda a, b: a.at[s].set(b), acc, cur.add_block(Z, y, w))
-        return (state, acc), None
+            return (state, (acc[0].add_block(Z, y, w),)), None
 
-    acc = stats if len(ranges) == 1 else jax.tree.map(lambda a: jnp.stack([a] * len(ranges)), stats)
-    (state, acc), _ = jax.lax.scan(outer, (state, acc), (seg, starts, valid))
-    if len(ranges) == 1:
-        return state, [acc]
-    return state, [jax.tree.map(lambda a: a[i], acc) for i in range(len(ranges))]
+        def update(i):  # only the block's own span is updated (no copy of the others' statistics)
+            return lambda acc: acc[:i] + (acc[i].add_block(Z, y, w),) + acc[i + 1:]
+
+        return (state, jax.lax.switch(s, [update(i) for i in range(len(ranges))], acc)), None
+
+    (state, acc), _ = jax.lax.scan(outer, (state, (stats,) * len(ranges)), (seg, starts, valid))
+    return state, list(acc)
 
 
 def default_chunk(stats_cls) -> int:
