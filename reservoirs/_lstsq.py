@@ -43,6 +43,16 @@ def _r_factor(a):
 _r_factor_unbatched = _linalg.unbatched(_r_factor)
 
 
+def masked_block(X, Y, w):
+    """`(X, Y, count, mean_x, mean_y)` of the rows where the boolean `w` (k,) is True: the other rows zeroed (they
+    may hold anything, even NaN), the count and means of the kept rows (zero where none is kept)."""
+    X = jnp.where(w[:, None], X, 0)
+    Y = jnp.where(w[:, None], Y, 0)
+    count = jnp.sum(w).astype(X.dtype)
+    safe = jnp.where(count > 0, count, 1)
+    return X, Y, count, jnp.sum(X, axis=0) / safe, jnp.sum(Y, axis=0) / safe
+
+
 class QRStats(eqx.Module):
     """Streaming QR sufficient statistics of a regression Y ≈ X W + b over `count` samples.
 
@@ -83,11 +93,7 @@ class QRStats(eqx.Module):
             count = jnp.asarray(X.shape[0], self.R.dtype)
             mx, my = jnp.mean(X, axis=0), jnp.mean(Y, axis=0)
         else:
-            X = jnp.where(w[:, None], X, 0)
-            Y = jnp.where(w[:, None], Y, 0)
-            count = jnp.sum(w).astype(self.R.dtype)
-            safe = jnp.where(count > 0, count, 1)
-            mx, my = jnp.sum(X, axis=0) / safe, jnp.sum(Y, axis=0) / safe
+            X, Y, count, mx, my = masked_block(X, Y, w)
         sx = jnp.where(first, mx, self.shift_x)
         sy = jnp.where(first, my, self.shift_y)
         Z = jnp.concatenate([jnp.ones((X.shape[0], 1), X.dtype), X - sx, Y - sy], axis=1)

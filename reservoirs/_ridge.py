@@ -20,7 +20,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from . import _linalg
-from ._lstsq import QRStats
+from ._lstsq import QRStats, masked_block
 from ._checks import RealLike, check_int, check_interval, check_positive, is_traced
 
 
@@ -64,15 +64,9 @@ class GramStats(eqx.Module):
             Xc = X - mx
             Yc = Y - my
             return GramStats(jnp.asarray(X.shape[0], X.dtype), mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
-        m = w[:, None]
-        X = jnp.where(m, X, 0)
-        Y = jnp.where(m, Y, 0)
-        count = jnp.sum(w).astype(X.dtype)
-        safe = jnp.where(count > 0, count, 1)
-        mx = jnp.sum(X, axis=0) / safe
-        my = jnp.sum(Y, axis=0) / safe
-        Xc = jnp.where(m, X - mx, 0)
-        Yc = jnp.where(m, Y - my, 0)
+        X, Y, count, mx, my = masked_block(X, Y, w)
+        Xc = jnp.where(w[:, None], X - mx, 0)
+        Yc = jnp.where(w[:, None], Y - my, 0)
         return GramStats(count, mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
 
     def merge(self, other: "GramStats") -> "GramStats":
