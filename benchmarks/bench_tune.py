@@ -52,7 +52,7 @@ import optax  # noqa: E402
 
 import reservoirs as rc  # noqa: E402
 import tasks  # noqa: E402
-from reservoirs._tune import constraint_of, make_loss  # noqa: E402
+from reservoirs._tune import alpha_to_free, constraint_of, make_loss  # noqa: E402
 
 NAMES = ("gain", "leak", "input_scaling")
 GRID = dict(gain=(0.3, 0.6, 0.9, 1.2), leak=(0.1, 0.3, 0.6, 1.0), input_scaling=(0.1, 0.3, 1.0),
@@ -82,7 +82,7 @@ def our_loss(esn, z, cfg):
 
 
 def free_of(cons, values):
-    return {k: jnp.asarray(cons[k].to_free(values[k])) for k in NAMES} | {"alpha": jnp.log(values["alpha"])}
+    return {k: jnp.asarray(cons[k].to_free(values[k])) for k in NAMES} | {"alpha": alpha_to_free(values["alpha"])}
 
 
 def run_grid(loss, cons, batch=16):

@@ -37,7 +37,7 @@ from reservoirs._cli import _series, build_reservoir  # noqa: E402
 from reservoirs._presets import PRESETS  # noqa: E402
 from reservoirs._tune import _with_values  # noqa: E402
 
-HORIZON, STRIDE, STEPS = 50, 100, 15
+HORIZON, STRIDE, STEPS = 50, 100, 80
 P = PRESETS["lorenz"]
 
 

@@ -12,7 +12,7 @@ import pytest
 import reservoirs as rc
 import tasks
 from reservoirs._cli import TUNE_JSON_KEYS, main
-from reservoirs._tune import constraint_of, make_loss
+from reservoirs._tune import alpha_to_free, constraint_of, make_loss
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def _loss(esn, z, solver="auto", horizon=1):
     data = (jnp.asarray(z[:599]), jnp.asarray(z[1:600]), jnp.asarray(z[600:-1]), jnp.asarray(z[601:]))
     loss = make_loss(esn, names, cons, data, washout=50, horizon=horizon, stride=20, passthrough=False,
                      solver=solver, key=None, fixed_alpha=None)
-    free = {"gain": jnp.log(0.9), "leak": jnp.log(0.5 / 0.5), "alpha": jnp.log(1e-6)}
+    free = {"gain": jnp.log(0.9), "leak": jnp.log(0.5 / 0.5), "alpha": alpha_to_free(1e-6)}
     return loss, free
 
 
