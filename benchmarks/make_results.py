@@ -3,7 +3,7 @@
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["accuracy", "float32", "ngrc", "tune", "tune_vpt", "online", "speed", "parallel", "memory", "ridge_path", "edge", "substrates", "substrate_forecast", "classify",
+ORDER = ["accuracy", "float32", "ngrc", "tune", "tune_vpt", "online", "speed", "parallel", "layout", "memory", "ridge_path", "edge", "substrates", "substrate_forecast", "classify",
          "spintronic", "bucket", "lsm"]
 
 

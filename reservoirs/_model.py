@@ -217,8 +217,9 @@ def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0
     idx = _parallel.segment_index(B, w, L)
     D, E, Y, TS = drive[idx], ext[idx], targets[idx], t0 + idx
     dtype, stats_cls, stats = _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets, key, t0)
-    vstep = jax.vmap(lambda s, u, t: reservoir.step(s, u, key=step_key(key, t)))
-    vfeat = jax.vmap(lambda s, e: _readout_input(reservoir, readout, s, e))
+    batched = reservoir.for_batch(B)  # e.g. an ELL matrix stored densely: one matrix-matrix product per step
+    vstep = jax.vmap(lambda s, u, t: batched.step(s, u, key=step_key(key, t)))
+    vfeat = jax.vmap(lambda s, e: _readout_input(batched, readout, s, e))
 
     def warm_body(X, xs):  # every segment warms up; segment 0 is exact, its states are training rows
         d, e, t = xs
@@ -587,9 +588,10 @@ def _predict_parallel(model, inputs, key, segments, overlap):
     U, TS = inputs[idx], idx
     res = model.reservoir
     dummy = model.last_output
+    batched = eqx.tree_at(lambda m: m.reservoir, model, res.for_batch(B))  # its layout for a batch of B segments
 
     def one(s, u, t):
-        s, y = _closed_loop_step(model, s, dummy, u, step_key(key, t))
+        s, y = _closed_loop_step(batched, s, dummy, u, step_key(key, t))
         return s, y.astype(dummy.dtype)
 
     vone = jax.vmap(one)

@@ -33,7 +33,7 @@ class AbstractReservoir(eqx.Module):
     and provide the fields or properties `gain` (a scalar array leaf, so that a sweep can batch it), `in_size` and
     `feature_size`. `feedback_size` (default 0), `stochastic` (default False; True when `step` consumes its
     `key`), `standardize_inputs` and `predicts_increment` (default False) and `differentiable` (default True)
-    may be overridden.
+    may be overridden, and so may `for_batch` (a layout for driving many copies at once; default: unchanged).
     """
 
     gain: eqx.AbstractVar[Float[Array, ""]]
@@ -83,6 +83,12 @@ class AbstractReservoir(eqx.Module):
     @property
     def differentiable_note(self) -> str:
         return ""
+
+    def for_batch(self, batch: int) -> "AbstractReservoir":
+        """The same reservoir laid out for `batch` copies driven at once (the configurations of a sweep, the time
+        segments of a parallel-in-time drive), where another storage of the same weights runs faster batched than
+        one at a time. The dynamics are the same up to rounding. Default: `self`."""
+        return self
 
     @property
     def predicts_increment(self) -> bool:

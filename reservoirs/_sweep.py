@@ -262,6 +262,7 @@ def _evaluate(reservoir, names, values, data, key, cfg):
 
 @eqx.filter_jit
 def _evaluate_batch(reservoir, names, values, data, key, cfg):
+    reservoir = reservoir.for_batch(values.shape[0])  # e.g. an ELL matrix stored densely: a matrix-matrix product
     return jax.vmap(lambda v: _evaluate(reservoir, names, v, data, key, cfg))(values)
 
 

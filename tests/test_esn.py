@@ -61,12 +61,73 @@ def test_sparse_and_dense_storage_agree():
     np.testing.assert_allclose(rc.run(a, u)[1], rc.run(b, u)[1], rtol=1e-12, atol=1e-13)
 
 
+def test_an_ell_reservoir_is_driven_densely_in_batches_with_the_same_results():
+    from reservoirs._esn import DENSE_BATCH
+
+    kw = dict(key=jax.random.key(3), connectivity=0.1, leak=0.4)
+    a = rc.ESN(1, 60, sparse=True, **kw)
+    b = rc.ESN(1, 60, sparse=False, **kw)
+    assert a.for_batch(DENSE_BATCH - 1) is a and b.for_batch(64) is b  # small batches and dense W: unchanged
+    d = a.for_batch(DENSE_BATCH)
+    assert not isinstance(d.W, rc.EllMatrix)
+    np.testing.assert_array_equal(d.W, a.W.todense())
+    # a sweep of 8 gains (one batch: dense inside) gives what the dense reservoir gives
+    x = np.sin(np.arange(801) / 7.0) + 0.3 * np.sin(np.arange(801) / 3.1)
+    gains = jnp.linspace(0.2, 1.4, DENSE_BATCH)
+    ra = rc.sweep(a, x[:-1], x[1:], params={"gain": gains}, lyapunov=False, washout=50, progress=False)
+    rb = rc.sweep(b, x[:-1], x[1:], params={"gain": gains}, lyapunov=False, washout=50, progress=False)
+    np.testing.assert_allclose(ra.nrmse, rb.nrmse, rtol=1e-8)
+
+
+def test_default_storage_follows_the_measured_crossover():
+    def ell(**kw):
+        return isinstance(rc.ESN(1, 760, key=jax.random.key(0), **kw).W, rc.EllMatrix)
+
+    assert ell(connectivity=0.1, dtype=jnp.float64)  # 4.4 MiB dense: the ELL step is faster
+    assert not ell(connectivity=0.1, dtype=jnp.float32)  # 2.2 MiB: the float32 dense step is faster
+    assert not ell(connectivity=0.2, dtype=jnp.float64)  # twice the gathers: dense until 10 MiB
+    assert not ell(connectivity=0.1, dtype=jnp.float64, sparse=False)
+
+
+def test_a_script_that_builds_esns_and_exits_ends_cleanly():
+    """The spectral radius is a host callback: left pending at exit it aborted (or hung) the interpreter in JAX's
+    shutdown, 8 of 8 runs of this script before `spectral_radius` waited for its result."""
+    import subprocess
+    import sys
+
+    script = (
+        "import jax, jax.numpy as jnp\n"
+        "jax.config.update('jax_enable_x64', True)\n"
+        "import reservoirs as rc\n"
+        "for c in (0.1, 0.2, 1.0):\n"
+        "    for dt in (jnp.float64, jnp.float32):\n"
+        "        rc.ESN(1, 760, key=jax.random.key(0), connectivity=c, dtype=dt)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_ell_fromdense_roundtrip():
     W = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
     ell = rc.EllMatrix.fromdense(W)
     np.testing.assert_array_equal(ell.todense(), W)
     x = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(ell.mv(jnp.asarray(x)), W @ x)
+
+
+@pytest.mark.parametrize("batch", [(), (4,), (2, 3)])
+def test_ell_product_equals_the_dense_one_with_and_without_batch_axes(batch):
+    rng = np.random.default_rng(0)
+    n, k = 40, 5
+    cols = np.argsort(rng.random((n, n)), axis=1)[:, :k].astype(np.int32)
+    ell = rc.EllMatrix(jnp.asarray(cols), jnp.asarray(rng.standard_normal((n, k))), n)
+    W = np.asarray(ell.todense())
+    x = rng.standard_normal((*batch, n))
+    np.testing.assert_allclose(ell.mv(jnp.asarray(x)), x @ W.T, rtol=1e-12, atol=1e-12)
+    if batch:  # vmapped over the first axis: the same numbers
+        np.testing.assert_allclose(jax.vmap(ell.mv)(jnp.asarray(x)), x @ W.T, rtol=1e-12, atol=1e-12)
+    f32 = ell.mv(jnp.asarray(x, jnp.float32))  # float64 values and float32 states promote, as `values * x` does
+    assert f32.dtype == jnp.float64
 
 
 def test_determinism_per_key():
