@@ -17,9 +17,10 @@ from ._reservoir import AbstractReservoir
 _ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "identity": lambda z: z}
 
 
-#: Batch size from which `ESN.for_batch` stores an ELL matrix densely (measured: at 4 the two layouts tie, at 16 the
-#: dense product is 2-4x faster).
-DENSE_BATCH = 8
+#: Batch size from which `ESN.for_batch` stores an ELL matrix densely (`benchmarks/bench_layout.py`, connectivity
+#: 0.1, n = 500-2000: at a batch of 4 the two tie in float64 (0.9-1.2x) and dense is 1.6-3.8x faster in float32; at
+#: 16 dense is 1.7-2.9x faster).
+DENSE_BATCH = 4
 #: Largest dense copy `ESN.for_batch` makes of an ELL matrix (n = 8192 in float64).
 DENSE_BATCH_MAX_BYTES = 512 * 2**20
 
@@ -29,9 +30,9 @@ class EllMatrix(eqx.Module):
 
     `W @ x` is a gather of `x` at `indices` and a row sum: `k * n` multiply-adds instead of `n**2`. The gather takes
     whole rows of `x` laid out as `(n, batch)`: XLA's CPU gather of one-element rows runs about twice as fast as its
-    gather of scalars (`x[indices]`), measured at connectivity 0.1 on a 2-core CPU, one step of an ESN update in
-    float64: n = 500 / 1000 / 2000: 24 / 74 / 228 µs against 59 / 163 / 504 µs for the scalar gather and 30 / 119 /
-    553 µs for the dense product (`benchmarks/bench_speed.py` times whole fits). A batch of 16 or more vectors is a
+    gather of scalars (`x[indices]`; a standalone scan of ESN updates at connectivity 0.1, float64, n = 500 / 1000 /
+    2000: 24 / 74 / 228 µs per step against 59 / 163 / 504 µs). `benchmarks/bench_layout.py` times it against the
+    dense product: one reservoir in float64, 31 / 84 / 193 µs against 24 / 133 / 553 µs. A batch of vectors is a
     matrix-matrix product, where the dense layout wins instead (see `ESN.for_batch`).
     """
 
@@ -324,10 +325,10 @@ class ESN(AbstractReservoir):
 
     def for_batch(self, batch: int) -> "ESN":
         """An ELL-stored `W` becomes dense for a batch of `DENSE_BATCH` or more copies (sweeps, parallel-in-time
-        segments), where one matrix-matrix product beats a batched gather: measured at connectivity 0.1, float64,
-        time per batched step, dense / ELL: n = 500: 71 / 55 µs at a batch of 4, 166 / 298 at 16, 320 / 988 at 64;
-        n = 1000: 235 / 282, 464 / 965, 1032 / 3755; n = 2000: 1013 / 942, 1756 / 4039, 4233 / 34819. Kept sparse
-        when the dense matrix would exceed `DENSE_BATCH_MAX_BYTES`."""
+        segments), where one matrix-matrix product beats a batched gather (`benchmarks/bench_layout.py`; float64,
+        connectivity 0.1, µs per batched step, dense / ELL, n = 1000: 249 / 310 at a batch of 4, 492 / 1045 at 16,
+        1096 / 4390 at 64; a 64-gain sweep at n = 1000 took 16.6 s instead of 30.8 s). Kept sparse when the dense
+        matrix would exceed `DENSE_BATCH_MAX_BYTES`."""
         if not isinstance(self.W, EllMatrix) or batch < DENSE_BATCH:
             return self
         if self.W.n**2 * jnp.dtype(self.W.values.dtype).itemsize > DENSE_BATCH_MAX_BYTES:
