@@ -409,7 +409,7 @@ def main():
         "accumulated in float64, in the floor's Gram too (see the float32 section for float32 without x64). The "
         "floor is timed after both groups of the same N.",
         "- `reservoirs` rows run the defaults, `fit(..., parallel='auto')` and `predict(..., parallel='auto')`: at "
-        ">= 256 features and >= 4096 steps the series is driven parallel in time where the probe finds contraction "
+        ">= 768 features and >= 4096 steps the series is driven parallel in time where the probe finds contraction "
         "and every seam agrees to 64 ulps (section below), an ELL matrix stored densely for the batch of segments "
         "(`ESN.for_batch`); `reservoirs sequential` forces `parallel=False` on the same network (dense or ELL).",
         f"- BLAS/LAPACK threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} for both libraries "

@@ -427,8 +427,8 @@ def fit(
       matrix-matrix product per step instead of a matrix-vector one); a probe measures how fast the reservoir
       forgets its initial state and sets the overlap, and every seam is checked: the result is used only if each
       segment's state agrees with its predecessor's to 64 ulps of the state dtype, otherwise the sequential scan
-      runs. `"auto"` tries it for spans of at least 4096 steps and at least 256 features (where it measured faster,
-      `benchmarks/bench_parallel.py`); `True` tries it at any size and warns if the seams disagree (the sequential
+      runs. `"auto"` tries it for spans of at least 4096 steps and at least 768 features (where it measured faster,
+      `benchmarks/bench_speed.py`); `True` tries it at any size and warns if the seams disagree (the sequential
       result is returned then too). Inside `jit`/`vmap` the sequential scan always runs.
     - `return_report`: also return a `DriveReport` (which path ran, segments, overlap, measured contraction, largest
       seam mismatch, and why).

@@ -43,9 +43,12 @@ MIN_SEGMENTS = 4
 PROBE_STEPS = 256
 #: Shortest span driven in parallel by default (shorter fits take milliseconds sequentially).
 MIN_LENGTH = 4096
-#: Smallest state (features) driven in parallel by default: below it a batched step costs about `B` single steps
-#: (measured: N = 100, B = 16: 7x a single step), so there is nothing to gain.
-MIN_STATE = 256
+#: Smallest state (features) driven in parallel by default. Below it the batched steps, the overlap and the probe
+#: cost as much as the steps they replace: at N = 100 a batch of 16 costs 7 single steps; at N = 500
+#: (`benchmarks/bench_speed.py`, fit + predict, T = 10,000, float64, two runs on a quiet machine) the parallel
+#: default took 0.558 / 0.588 s against 0.475 / 0.460 s sequential, at N = 1000 1.78 s against 2.79 s (1.94 s with
+#: ELL storage). The threshold sits between the two sizes measured.
+MIN_STATE = 768
 
 
 @dataclasses.dataclass(frozen=True)
