@@ -142,8 +142,9 @@ class ESN(AbstractReservoir):
     - `sparse`: store `W` as an ELL sparse matrix (True), dense (False) or decide (None: ELL when
       `connectivity <= 0.1` and the dense matrix would exceed 4 MiB (N > 724 in float64, N > 1024 in float32), or
       `connectivity <= 0.2` and it would exceed 10 MiB, where one ELL step measured faster than a dense one on a
-      2-core CPU (connectivity 0.1, float64: N = 1000 74 vs 119 µs; float32: N = 1000 47 vs 35 µs, N = 2000 205 vs
-      261 µs). Batched drives (sweeps, parallel-in-time segments) store it densely for the batch: `for_batch`.
+      2-core CPU (`benchmarks/bench_layout.py`, connectivity 0.1, float64: N = 500 31 vs 24 µs, N = 1000 84 vs
+      133 µs; float32: N = 1000 45 vs 42 µs, N = 2000 199 vs 293 µs). Batched drives (sweeps, parallel-in-time
+      segments) store it densely for the batch: `for_batch`.
     - `dtype`: floating dtype of weights and state; default JAX's default float (float32, or float64 under
       `jax_enable_x64`).
 
@@ -227,7 +228,7 @@ class ESN(AbstractReservoir):
             W = ell.todense()
         rho = spectral_radius(W)
         rho = jnp.where(rho > 0, rho, 1.0)
-        if sparse is None:  # ELL once the dense matrix outgrows the cache (measured in benchmarks/bench_speed.py)
+        if sparse is None:  # ELL where one step measured faster (benchmarks/bench_layout.py)
             dense_bytes = size * size * jnp.dtype(dtype).itemsize
             sparse = ell is not None and ((connectivity <= 0.1 and dense_bytes > 4 * 2**20)
                                           or (connectivity <= 0.2 and dense_bytes > 10 * 2**20))
