@@ -18,7 +18,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -45,14 +44,9 @@ SIZES = (500, 1000, 2000)
 BATCHES = (1, 4, 16, 64)
 
 
-def per_step_us(fn, *args, repeats=3):
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) / STEPS * 1e6
+def per_step_us(fn, *args):
+    """µs per step: median of 3 timed runs of `STEPS` steps after a compiling one (`common.median_time`)."""
+    return common.median_time(lambda: jax.block_until_ready(fn(*args)), repeats=3)[0] / STEPS * 1e6
 
 
 def step_table(dtype):

@@ -29,7 +29,7 @@ import warnings
 # the same setting.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from common import enable_x64, write_section
+from common import enable_x64, median_time, write_section
 
 enable_x64()
 
@@ -144,14 +144,9 @@ def ours_call(esn, arrays, dtype=np.float64, parallel="auto"):
     return call, split
 
 
-def _median_time(fn, *args, repeats=5):
-    jax.block_until_ready(fn(*args))  # compile
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def _median_time(fn, *args):
+    """Median of 5 timed calls of `fn(*args)` after a compiling one (`common.median_time`)."""
+    return median_time(lambda: jax.block_until_ready(fn(*args)))[0]
 
 
 def floor_parts(W, Win, bias, arrays, dtype=np.float64):

@@ -324,12 +324,13 @@ class ESN(AbstractReservoir):
     def init_state(self) -> Float[Array, " size"]:
         return jnp.zeros(self.size, self.bias.dtype)
 
-    def for_batch(self, batch: int) -> "ESN":
+    def for_batch(self, batch) -> "ESN":  # batch checked below (a ValueError naming it)
         """An ELL-stored `W` becomes dense for a batch of `DENSE_BATCH` or more copies (sweeps, parallel-in-time
         segments), where one matrix-matrix product beats a batched gather (`benchmarks/bench_layout.py`; float64,
         connectivity 0.1, µs per batched step, dense / ELL, n = 1000: 249 / 310 at a batch of 4, 492 / 1045 at 16,
         1096 / 4390 at 64; a 64-gain sweep at n = 1000 took 16.6 s instead of 30.8 s). Kept sparse when the dense
         matrix would exceed `DENSE_BATCH_MAX_BYTES`."""
+        batch = check_int("batch", batch, minimum=1)
         if not isinstance(self.W, EllMatrix) or batch < DENSE_BATCH:
             return self
         if self.W.n**2 * jnp.dtype(self.W.values.dtype).itemsize > DENSE_BATCH_MAX_BYTES:

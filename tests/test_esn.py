@@ -68,6 +68,9 @@ def test_an_ell_reservoir_is_driven_densely_in_batches_with_the_same_results():
     a = rc.ESN(1, 60, sparse=True, **kw)
     b = rc.ESN(1, 60, sparse=False, **kw)
     assert a.for_batch(DENSE_BATCH - 1) is a and b.for_batch(64) is b  # small batches and dense W: unchanged
+    for bad in (0, 2.5, "8"):
+        with pytest.raises(ValueError, match="batch"):
+            a.for_batch(bad)
     d = a.for_batch(DENSE_BATCH)
     assert not isinstance(d.W, rc.EllMatrix)
     np.testing.assert_array_equal(d.W, a.W.todense())
