@@ -318,3 +318,81 @@ def test_lyapunov_sees_only_subthreshold_contraction():
     lsm = LSM(1, 18, key=jax.random.key(0), gain=4.0, steps_per_sample=4)
     lam = rc.lyapunov_spectrum(lsm, jnp.zeros((40, 1)), washout=10, key=jax.random.key(1))
     assert np.isfinite(lam[0]) and float(lam[0]) < 0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The whole network against a plain NumPy simulation (one step at a time, one spike at a time)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _numpy_lsm(lsm, inputs):
+    """Spikes of `lsm` (encoder "current", no noise) driven by `inputs`, simulated step by step in NumPy from the
+    model's equations (LSM docstring; Maass et al. 2002, Appendix): every spike emitted in step e reaches its
+    targets at the start of step e + delay, with the Tsodyks-Markram recursion of its synapse; then the exact
+    one-step update of the membrane and the synaptic currents. Returns (steps, size) booleans."""
+    f = lambda a: np.asarray(a, np.float64)  # noqa: E731
+    size, dt, sps = lsm.size, lsm.dt, lsm.steps_per_sample
+    tm, te, ti, r_in = float(lsm.tau_m), float(lsm.tau_exc), float(lsm.tau_inh), float(lsm.r_in)
+    em, ee, ei = math.exp(-dt / tm), math.exp(-dt / te), math.exp(-dt / ti)
+    pe = te / (te - tm) * (ee - em)
+    pi = ti / (ti - tm) * (ei - em)
+    syn = []
+    for g in lsm.groups:
+        P = np.asarray(g.post)
+        rows, cols = np.nonzero(P < size)
+        U = f(g.U)[rows, cols]
+        syn.append(dict(pre=rows + g.pre_start, post=P[rows, cols], A=float(lsm.gain) * f(g.weight)[rows, cols],
+                        U=U, D=f(g.D)[rows, cols], F=f(g.F)[rows, cols], u=U.copy(), R=np.ones_like(U),
+                        delay=g.delay, inh=g.inhibitory))
+    v, ie, ii, ref = f(lsm.v_init).copy(), np.zeros(size), np.zeros(size), np.zeros(size)
+    last = np.full(size, -1, np.int64)
+    emitted, out = {}, []
+    for t, x in enumerate(np.asarray(inputs, np.float64)):
+        ext = float(lsm.input_scaling) * (f(lsm.W_in) @ x)
+        for k in range(sps):
+            step = t * sps + k
+            for s in syn:
+                if step - s["delay"] not in emitted:
+                    continue
+                fired, isi = emitted[step - s["delay"]]
+                sel = fired[s["pre"]]
+                delta = np.maximum(isi[s["pre"][sel]], 1) * dt
+                U, u, R = s["U"][sel], s["u"][sel], s["R"][sel]
+                u_new = U + u * (1 - U) * np.exp(-delta / s["F"][sel])
+                R_new = 1 + (R - u * R - 1) * np.exp(-delta / s["D"][sel])
+                np.add.at(ii if s["inh"] else ie, s["post"][sel], s["A"][sel] * u_new * R_new)
+                s["u"][sel], s["R"][sel] = u_new, R_new
+            v_free = v * em + r_in * (f(lsm.background) + ext) * (1 - em) + r_in * (ie * pe + ii * pi)
+            held = ref > 0.5
+            v = np.where(held, float(lsm.v_reset), v_free)
+            spike = (v >= float(lsm.v_thresh)) & ~held
+            v[spike] = float(lsm.v_reset)
+            ref = np.where(spike, f(lsm.refractory_steps), np.maximum(ref - 1, 0))
+            isi = np.where(last >= 0, step - last, 1e6).astype(np.float64)
+            emitted[step] = (spike, np.where(spike, isi, 0.0))
+            last[spike] = step
+            ie, ii = ie * ee, ii * ei
+            out.append(spike)
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(dt=0.1, steps_per_sample=10),  # Maass's delays exactly (8 and 15 steps)
+        dict(dt=0.5, steps_per_sample=20),  # the default time step: delays of 2 and 3 steps
+        dict(dt=0.1, steps_per_sample=7, refractory=(0.0, 0.0)),  # no refractoriness: a neuron may fire every step
+        dict(dt=0.2, steps_per_sample=12, delays={"EE": 1.5, "EI": 0.9, "IE": 3.1, "II": 0.4}),
+    ],
+    ids=["dt0.1", "dt0.5", "no-refractory", "odd-delays"],
+)
+def test_network_spikes_equal_a_numpy_simulation(kw):
+    """Every spike of a 180-neuron network, recurrent synapses active (deterministic suprathreshold background,
+    a random input current), equals a step-by-step NumPy simulation of the same equations."""
+    lsm = LSM(1, 180, key=jax.random.key(7), background_current=14.75, background_spread=1.0, noise=0.0, **kw)
+    x = 4.0 * jax.random.uniform(jax.random.key(8), (400 // lsm.steps_per_sample, 1))
+    _, spikes = spike_trains(lsm, x)
+    got = np.asarray(spikes).reshape(-1, lsm.size)
+    want = _numpy_lsm(lsm, x)
+    assert want.sum() > 300 and lsm.n_synapses > 500  # the recurrent synapses carry many spikes
+    np.testing.assert_array_equal(got, want)
