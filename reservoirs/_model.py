@@ -207,6 +207,21 @@ def default_chunk(stats_cls) -> int:
     return 2048 if stats_cls is QRStats else 256
 
 
+#: Bytes of one statistics block of a batch (batch x block x features) that `batched_chunk` aims to stay under.
+BLOCK_BYTES = 128 * 2**20
+
+
+def batched_chunk(reservoir, readout, drive, ext, targets, key, batch: int) -> int:
+    """Steps per statistics block for `batch` fits run side by side (a sweep): `default_chunk` of the statistics
+    that this readout accumulates (256 for Gram, 2048 for QR), lowered so that one block of the batch's features
+    stays under `BLOCK_BYTES` (at least 64 steps). Measured, 64-gain sweep, N = 500, T = 5000, float32 (QR): 7.1 s
+    with blocks of 256, 4.5 s with 2048 (`benchmarks/bench_edge.py`)."""
+    dtype, stats_cls, _ = _stats_dtype_and_empty(reservoir, readout, reservoir.init_state(), drive, ext, targets,
+                                                 key, 0)
+    row = batch * (reservoir.feature_size + ext.shape[-1] + 1) * jnp.dtype(dtype).itemsize
+    return int(min(default_chunk(stats_cls), max(64, BLOCK_BYTES // max(row, 1))))
+
+
 def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0, chunk, segments, overlap):
     """`_accumulate` driven parallel in time (see `_parallel`): `segments` overlapping segments as one batch.
     Returns the state after the last step (from the last segment, then a sequential tail), the statistics and the

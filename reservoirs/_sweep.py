@@ -18,7 +18,7 @@ from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
 from ._checks import RealLike, check_int, check_key, check_leaf, check_reservoir
 from ._diagnostics import lyapunov_impl, memory_capacity_impl
-from ._model import _drive_inputs, _fit_impl, _predict_impl, prepare_task
+from ._model import _drive_inputs, _fit_impl, _predict_impl, batched_chunk, prepare_task
 from ._reservoir import AbstractReservoir
 from ._ridge import AbstractReadout, AlphaGridEdgeWarning, RidgeCV, alpha_edge, alpha_edge_advice
 
@@ -426,7 +426,7 @@ def sweep(
     cfg = {
         "readout": readout,
         "washout": washout,
-        "chunk": 256,
+        "chunk": None,  # set below, per the statistics and the batch
         "lyapunov": bool(lyapunov),
         "lyapunov_steps": lyapunov_steps,
         "tangent_key": jax.random.key(0),
@@ -442,6 +442,7 @@ def sweep(
     devices = jax.devices() if devices is None else list(devices)
     n_dev = len(devices)
     bs = int(math.ceil(min(batch_size, len(values)) / n_dev) * n_dev)
+    cfg["chunk"] = batched_chunk(reservoir, readout, drive, train_in, train_tgt, key, bs)
     sharding = None
     if n_dev > 1:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec

@@ -237,3 +237,31 @@ def test_ridgecv_in_a_sweep_warns_once_with_a_count(task):
 def test_sweep_records_what_a_title_needs(result, tmp_path):
     assert result.info["reservoir"] == "ESN" and result.info["units"] == 40
     assert result.default_title().startswith("ESN (N = 40)") and "8 configurations" in result.default_title()
+
+
+def test_statistics_blocks_follow_the_solver_and_a_memory_cap(task):
+    """Gram statistics in blocks of 256 steps, QR statistics in blocks of 2048 (each block costs one QR), and a
+    large batch lowers the block so that one block of the batch's features stays under `BLOCK_BYTES`."""
+    from reservoirs._model import BLOCK_BYTES, batched_chunk
+
+    u, y = task
+    e64 = rc.ESN(1, 40, key=jax.random.key(0))
+    e32 = rc.ESN(1, 40, key=jax.random.key(0), dtype=jnp.float32)
+    assert batched_chunk(e64, rc.Ridge(1e-6), u, u, y, None, 64) == 256
+    assert batched_chunk(e32, rc.Ridge(1e-6), u, u, y, None, 64) == 256  # float64 statistics of float32 states
+    assert batched_chunk(e64, rc.Ridge(1e-6, solver="qr"), u, u, y, None, 64) == 2048
+    big = rc.ESN(1, 2000, key=jax.random.key(0), connectivity=0.01)
+    c = batched_chunk(big, rc.Ridge(1e-6, solver="qr"), u, u, y, None, 64)
+    assert 64 <= c < 2048 and 64 * c * (2000 + 2) * 8 <= BLOCK_BYTES
+
+
+def test_sweep_with_qr_statistics_matches_individual_fits(esn, task):
+    u, y = task
+    r = rc.sweep(esn, u, y, gains=jnp.array([0.3, 0.9, 1.4]), readout=rc.Ridge(1e-7, solver="qr"), washout=100,
+                 lyapunov=False, progress=False)
+    n_train = r.info["n_train"]
+    for i, g in enumerate(r.params["gain"]):
+        e = eqx.tree_at(lambda e: e.gain, esn, jnp.asarray(g))
+        m = rc.fit(e, u[:n_train], y[:n_train], readout=rc.Ridge(1e-7, solver="qr"), washout=100)
+        pred, _ = rc.predict(m, u[n_train:])
+        assert r.nrmse[i] == pytest.approx(float(rc.nrmse(y[n_train:], pred)), rel=1e-6)
