@@ -214,8 +214,9 @@ BLOCK_BYTES = 128 * 2**20
 def batched_chunk(reservoir, readout, drive, ext, targets, key, batch: int) -> int:
     """Steps per statistics block for `batch` fits run side by side (a sweep): `default_chunk` of the statistics
     that this readout accumulates (256 for Gram, 2048 for QR), lowered so that one block of the batch's features
-    stays under `BLOCK_BYTES` (at least 64 steps). Measured, 64-gain sweep, N = 500, T = 5000, float32 (QR): 7.1 s
-    with blocks of 256, 4.5 s with 2048 (`benchmarks/bench_edge.py`)."""
+    stays under `BLOCK_BYTES` (at least 64 steps). Measured, 64-gain sweep, N = 500, T = 5000, float32 (QR
+    statistics): 7.2 s and 0.73 GB peak with blocks of 256, 5.0 s and 1.06 GB with this cap (1042 steps), 4.6 s and
+    1.43 GB with 2048."""
     dtype, stats_cls, _ = _stats_dtype_and_empty(reservoir, readout, reservoir.init_state(), drive, ext, targets,
                                                  key, 0)
     row = batch * (reservoir.feature_size + ext.shape[-1] + 1) * jnp.dtype(dtype).itemsize
