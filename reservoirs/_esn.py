@@ -146,7 +146,9 @@ class ESN(AbstractReservoir):
       133 µs; float32: N = 1000 45 vs 42 µs, N = 2000 199 vs 293 µs). Batched drives (sweeps, parallel-in-time
       segments) store it densely for the batch: `for_batch`.
     - `dtype`: floating dtype of weights and state; default JAX's default float (float32, or float64 under
-      `jax_enable_x64`).
+      `jax_enable_x64`). The weights are drawn in this dtype, so the same key gives a *different* network in
+      float32 and in float64; to compare precisions on one network, cast the leaves of one ESN
+      (`eqx.tree_at(lambda e: (e.W, e.W_in, e.bias), esn, ...)`), as `benchmarks/bench_float32.py` does.
 
     Example:
         >>> esn = ESN(1, 500, gain=1.1, leak=0.3, key=jax.random.key(0))
