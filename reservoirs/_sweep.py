@@ -423,10 +423,13 @@ def sweep(
     mc_steps = check_int("memory_capacity_steps", memory_capacity_steps, minimum=100)
     mc_key = jax.random.key(12345) if key is None else jax.random.fold_in(key, 7)
     mc_input = jax.random.uniform(mc_key, (mc_steps,), targets.dtype, -1.0, 1.0)
+    devices = jax.devices() if devices is None else list(devices)
+    n_dev = len(devices)
+    bs = int(math.ceil(min(batch_size, len(values)) / n_dev) * n_dev)
     cfg = {
         "readout": readout,
         "washout": washout,
-        "chunk": None,  # set below, per the statistics and the batch
+        "chunk": batched_chunk(reservoir, readout, drive, train_in, train_tgt, key, bs),
         "lyapunov": bool(lyapunov),
         "lyapunov_steps": lyapunov_steps,
         "tangent_key": jax.random.key(0),
@@ -439,10 +442,6 @@ def sweep(
     }
     data = (train_in, train_tgt, test_in, test_tgt, drive, mc_input)
 
-    devices = jax.devices() if devices is None else list(devices)
-    n_dev = len(devices)
-    bs = int(math.ceil(min(batch_size, len(values)) / n_dev) * n_dev)
-    cfg["chunk"] = batched_chunk(reservoir, readout, drive, train_in, train_tgt, key, bs)
     sharding = None
     if n_dev > 1:
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
