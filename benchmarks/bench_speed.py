@@ -416,7 +416,8 @@ def main():
                 f"{b['speedup_vs_faster_rpy']:.2f}x | >= {TARGET_SPEEDUP[dtype]:.0f}x | "
                 f"{'yes' if b['meets_target'] else 'no'} | {fl['floor_s']:.3g} s ({parts(fl)}) | "
                 f"{f['warm_s'] / fl['floor_s']:.2f}x | "
-                f"{seq['floor_over_this']:.0%} ({'yes' if seq['floor_over_this'] >= TARGET_FLOOR_FRACTION else 'no'}) | "
+                f"{seq['floor_over_this']:.0%} "
+                f"({'yes' if seq['floor_over_this'] >= TARGET_FLOOR_FRACTION else 'no'}) | "
                 f"{fl['library_floor_s']:.3g} s ({lib_parts(fl)}) | {seq['library_floor_over_this']:.0%} |"
             )
     dagger = any(r["impl"].startswith("reservoirs") and r["compile_s"] <= 0 for res in results for r in res["rows"])
