@@ -809,6 +809,22 @@ def profile(cfg):
         lambda: lyap(gains).block_until_ready(),
         flops=2 * 2 * n * n * (n_train - WASHOUT) * B + 2 * n * n * WASHOUT * B,
     )
+    # float32 (the 5x target): the recurrence in float32, and the statistics that keep float32 accurate (float32
+    # normal equations lose it, see bench_float32): one Householder QR (LAPACK sgeqrf, R only) of a config's whole
+    # training block [1, X, y], the cheapest form of the library's streaming QR; 4 configs timed, scaled to 64.
+    f32 = jnp.float32
+    esn32 = jax.tree.map(lambda a: a.astype(f32) if eqx.is_inexact_array(a) else a, esn)
+    X32 = jnp.asarray(X, f32)
+    rec32 = jax.jit(jax.vmap(lambda g: _scan_steps(eqx.tree_at(lambda e: e.gain, esn32, g), jnp.zeros(n, f32),
+                                                   X32[:T], None, 0)))
+    g32 = gains.astype(f32)
+    timeit("float32 recurrence, all T steps", lambda: rec32(g32).block_until_ready(), flops=2 * n * n * T * B)
+    A32 = jax.random.normal(jax.random.key(9), (4, n_train - WASHOUT, n + 2), f32)
+    qr32 = jax.jit(lambda A: jax.lax.map(lambda a: jnp.linalg.qr(a, mode="r"), A))
+    m_rows, k_cols = n_train - WASHOUT, n + 2
+    timeit("float32 QR statistics floor: one sgeqrf of each config's whole training block",
+           lambda: qr32(A32).block_until_ready(), scale=B / 4,
+           flops=(2 * m_rows * k_cols**2 - 2 * k_cols**3 / 3) * B)
     return parts
 
 
@@ -988,6 +1004,16 @@ def speed_lines(s, prof, cfg):
                    f"{fl['callback_s']:.2f} s against {fl['xla_gram_s']:.2f} s for XLA's fastest Gram: the copies of "
                    "each block in and of its 64 Grams out cost what the syrk saves." if fl["callback_s"] else ""),
             ]
+        if fl and fl.get("f32_floor_s"):
+            lines += [
+                "",
+                f"In float32: the recurrence + the QR statistics give a floor of **{fl['f32_floor_s']:.2f} s**, "
+                f"**{fl['f32_floor_ratio']:.1f}x** ReservoirPy's loop; our float32 sweep runs at "
+                f"{fl['f32_ours_ratio']:.1f}x ({100 * fl['f32_floor_s'] / fl['f32_ours_s']:.0f} % of that floor). "
+                "Target >= 5x: " + ("within the floor." if fl["f32_floor_ratio"] >= 5 else
+                                    "beyond this floor: an accurate float32 solve needs the QR (or another "
+                                    "orthogonal method), and LAPACK's QR is the slow part."),
+            ]
     return lines
 
 
@@ -1005,9 +1031,17 @@ def sweep_floor(prof, s):
     rpy = s["configs"] / s["rpy_prebuilt_cps_0.1"]
     ours = s["configs"] / s["ours_cps_0.1_False"]
     gram = "NumPy syrk on the host" if "host" in best else best.split(", ")[1]
+    rec32 = prof.get("float32 recurrence, all T steps")
+    qr32 = prof.get("float32 QR statistics floor: one sgeqrf of each config's whole training block")
+    f32 = {}
+    if rec32 and qr32 and s.get("ours_f32_cps_False"):
+        f32_floor = rec32["seconds"] + qr32["seconds"]
+        f32_ours = s["configs"] / s["ours_f32_cps_False"]
+        f32 = dict(f32_floor_s=f32_floor, f32_floor_ratio=rpy / f32_floor, f32_ours_s=f32_ours,
+                   f32_ours_ratio=rpy / f32_ours)
     return dict(floor_s=base + grams[best], xla_floor_s=base + min(xla.values()), gram=gram,
                 rpy_s=rpy, ours_s=ours, floor_ratio=rpy / (base + grams[best]),
-                callback_s=callback["seconds"] if callback else None, xla_gram_s=min(xla.values()),
+                callback_s=callback["seconds"] if callback else None, xla_gram_s=min(xla.values()), **f32,
                 xla_floor_ratio=rpy / (base + min(xla.values())), ours_ratio=rpy / ours)
 
 

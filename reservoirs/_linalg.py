@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def _loop_under_vmap(fun: Callable) -> Callable:
@@ -104,3 +105,57 @@ def qr(a):
 def singular_values(a):
     """Singular values, descending."""
     return jnp.linalg.svd(a, compute_uv=False)
+
+
+# --- Gram blocks --------------------------------------------------------------------------------------------------
+# XLA's CPU dot forms XᵀX of a (block × features) block at a fraction of the host BLAS's speed: NumPy's `X.T @ X`
+# calls syrk (half the products) and formed the Gram of 9900 × 2000 float64 training states in 0.44 s against XLA's
+# 1.10 s on the reference 2-core machine (`benchmarks/bench_speed.py`, one BLAS thread). On CPU, one unbatched block
+# of at least `HOST_GRAM_MIN_FEATURES` features therefore goes to NumPy through `jax.pure_callback` (each call costs
+# about 0.3 ms, so smaller blocks stay in XLA: float64 fits of 10,000 steps in 2048-step blocks took 0.061 / 0.106 /
+# 0.252 s through the host at N = 200 / 300 / 500 against 0.058 / 0.108 / 0.289 s in XLA). A batch (a sweep under
+# `vmap`) stays in XLA, where the copies of the batch's blocks in and of its Grams out cost more than the syrk saves
+# (`benchmarks/bench_edge.py`), and so does every other backend.
+
+#: The fewest features for which one Gram block goes to the host BLAS on CPU (see above).
+HOST_GRAM_MIN_FEATURES = 384
+
+
+def _moments_xla(X, Y):
+    return X.T @ X, X.T @ Y
+
+
+def _moments_numpy(X, Y):
+    X, Y = np.asarray(X), np.asarray(Y)
+    return X.T @ X, X.T @ Y
+
+
+@jax.custom_batching.custom_vmap
+def _moments_host(X, Y):
+    f, o = X.shape[1], Y.shape[1]
+    shapes = (jax.ShapeDtypeStruct((f, f), X.dtype), jax.ShapeDtypeStruct((f, o), X.dtype))
+    return jax.pure_callback(_moments_numpy, shapes, X, Y)
+
+
+@_moments_host.def_vmap
+def _moments_host_vmap(axis_size, in_batched, X, Y):
+    out = jax.vmap(_moments_xla, in_axes=tuple(0 if b else None for b in in_batched))(X, Y)
+    return out, (True, True)
+
+
+@jax.custom_jvp
+def moments(X, Y):
+    """`(XᵀX, XᵀY)` of a (k, f) block `X` and its (k, o) targets `Y`: on the host BLAS (NumPy) for one float32 or
+    float64 block of at least `HOST_GRAM_MIN_FEATURES` features on CPU, in XLA otherwise (fewer features, a batch
+    under `vmap`, another backend, another dtype). Differentiable: the tangents are formed in XLA."""
+    if X.dtype not in (jnp.float32, jnp.float64) or Y.dtype != X.dtype or X.shape[1] < HOST_GRAM_MIN_FEATURES:
+        return _moments_xla(X, Y)
+    return jax.lax.platform_dependent(X, Y, cpu=_moments_host, default=_moments_xla)
+
+
+@moments.defjvp
+def _moments_jvp(primals, tangents):
+    X, Y = primals
+    dX, dY = tangents
+    XdX = X.T @ dX
+    return moments(X, Y), (XdX + XdX.T, dX.T @ Y + X.T @ dY)

@@ -159,7 +159,7 @@ def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk, 
     length = drive.shape[0]
     spans = (length - skip,) if spans is None else tuple(spans)
     dtype, stats_cls, stats = _stats_dtype_and_empty(reservoir, readout, state, drive, ext, targets, key, t0)
-    chunk = default_chunk(stats_cls) if chunk is None else chunk
+    chunk = default_chunk() if chunk is None else chunk
     ranges = (skip + spans[0],) + spans[1:]
     c, blocks = _block_layout(ranges, min(chunk, max(ranges)))
     padded = any(n < c for _, _, n in blocks)
@@ -200,11 +200,13 @@ def _accumulate(reservoir, readout, state, drive, ext, targets, key, t0, chunk, 
     return state, list(acc)
 
 
-def default_chunk(stats_cls) -> int:
-    """Steps per statistics block when `chunk_size=None`: 256 for Gram statistics (the time is flat from 128 to
-    2048), 2048 for the QR factor (each block costs one QR of (features + block) rows, so larger blocks amortise
-    it: fit time at N = 1000, T = 10,000 in float32 fell from 4.7 s at 256 to 2.4 s at 2048)."""
-    return 2048 if stats_cls is QRStats else 256
+def default_chunk() -> int:
+    """Steps per statistics block when `chunk_size=None`: 2048 for both statistics. QR: each block costs one QR of
+    (features + block) rows, so larger blocks amortise it (fit time at N = 1000, T = 10,000 in float32 fell from
+    4.7 s at 256 to 2.4 s at 2048). Gram: on CPU a block of >= 384 features goes to the host BLAS (`_linalg.moments`),
+    whose call costs are amortised the same way (float64 fits, T = 10,000, N = 500 / 1000 / 2000: 0.289 / 1.49 /
+    4.57 s in blocks of 256, 0.252 / 1.40 / 4.13 s in blocks of 2048); in XLA the time is flat from 256 to 2048."""
+    return 2048
 
 
 #: Bytes of one statistics block of a batch (batch x block x features) that `batched_chunk` aims to stay under.
@@ -212,15 +214,16 @@ BLOCK_BYTES = 128 * 2**20
 
 
 def batched_chunk(reservoir, readout, drive, ext, targets, key, batch: int) -> int:
-    """Steps per statistics block for `batch` fits run side by side (a sweep): `default_chunk` of the statistics
-    that this readout accumulates (256 for Gram, 2048 for QR), lowered so that one block of the batch's features
-    stays under `BLOCK_BYTES` (at least 64 steps). Measured, 64-gain sweep, N = 500, T = 5000, float32 (QR
-    statistics): 7.2 s and 0.73 GB peak with blocks of 256, 5.0 s and 1.06 GB with this cap (1042 steps), 4.6 s and
-    1.43 GB with 2048."""
+    """Steps per statistics block for `batch` fits run side by side (a sweep): 2048 for QR statistics, 256 for Gram
+    statistics (a batch's Grams stay in XLA, see `_linalg.moments`, where larger blocks only cost memory: a float64
+    64-gain sweep, N = 500, T = 5000, took 4.81 s in blocks of 256 and 5.10 s in blocks of 1024), lowered so that one
+    block of the batch's features stays under `BLOCK_BYTES` (at least 64 steps). Measured, the same sweep in float32
+    (QR statistics): 7.2 s and 0.73 GB peak with blocks of 256, 5.0 s and 1.06 GB with this cap (1042 steps), 4.6 s
+    and 1.43 GB with 2048."""
     dtype, stats_cls, _ = _stats_dtype_and_empty(reservoir, readout, reservoir.init_state(), drive, ext, targets,
                                                  key, 0)
     row = batch * (reservoir.feature_size + ext.shape[-1] + 1) * jnp.dtype(dtype).itemsize
-    return int(min(default_chunk(stats_cls), max(64, BLOCK_BYTES // max(row, 1))))
+    return int(min(default_chunk() if stats_cls is QRStats else 256, max(64, BLOCK_BYTES // max(row, 1))))
 
 
 def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0, chunk, segments, overlap):
@@ -247,7 +250,7 @@ def _accumulate_parallel(reservoir, readout, state, drive, ext, targets, key, t0
     stats = stats.add_block(Z0.astype(dtype), Y[:w, 0].astype(dtype))
     warm = X
 
-    steps = max(1, min(L, (default_chunk(stats_cls) if chunk is None else chunk) // B))
+    steps = max(1, min(L, (default_chunk() if chunk is None else chunk) // B))
     n_chunks, rest = divmod(L, steps)
 
     def block(X, d, e, t):
@@ -426,8 +429,8 @@ def fit(
     - `state`: initial reservoir state (default `reservoir.init_state()`).
     - `key`: PRNG key, required by stochastic substrates.
     - `chunk_size`: the most steps per statistics block (the series is cut into equal blocks of between half and
-      all of it, whichever pads the last block least). Default `None`: 256 for Gram statistics, 2048 for the QR
-      factor (`Ridge(solver=...)`; see `default_chunk`). Memory holds one block of features.
+      all of it, whichever pads the last block least). Default `None`: 2048 steps (see `default_chunk`). Memory
+      holds one block of features.
     - `standardize`: fit a `Standardize` map to the inputs and one to the targets, train in standard units and keep
       both in the model, so that `predict` and `forecast` take and return data units. Default `None`: standardise
       exactly when the reservoir asks for it (`reservoir.standardize_inputs`, True for the physical substrates,

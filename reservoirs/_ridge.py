@@ -63,11 +63,11 @@ class GramStats(eqx.Module):
             my = jnp.mean(Y, axis=0)
             Xc = X - mx
             Yc = Y - my
-            return GramStats(jnp.asarray(X.shape[0], X.dtype), mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
+            return GramStats(jnp.asarray(X.shape[0], X.dtype), mx, my, *_linalg.moments(Xc, Yc), Yc.T @ Yc)
         X, Y, count, mx, my = masked_block(X, Y, w)
         Xc = jnp.where(w[:, None], X - mx, 0)
         Yc = jnp.where(w[:, None], Y - my, 0)
-        return GramStats(count, mx, my, Xc.T @ Xc, Xc.T @ Yc, Yc.T @ Yc)
+        return GramStats(count, mx, my, *_linalg.moments(Xc, Yc), Yc.T @ Yc)
 
     def merge(self, other: "GramStats") -> "GramStats":
         n = self.count + other.count

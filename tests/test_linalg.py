@@ -173,3 +173,95 @@ def test_ridge_solves_are_differentiable_under_vmap():
                                argnums=(0, 1)))(A, alphas)
     np.testing.assert_allclose(gq[0], gq_ref[0], rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(gq[1], gq_ref[1], rtol=1e-7)
+
+
+def _custom_calls(fn, *args) -> set[str]:
+    return set(re.findall(r"custom_call @(\w+)", jax.jit(fn).lower(*args).as_text()))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_moments_go_to_the_host_blas_on_cpu_and_match_numpy(dtype):
+    f = _linalg.HOST_GRAM_MIN_FEATURES
+    X = jax.random.normal(jax.random.key(0), (300, f), dtype) + 0.5
+    Y = jax.random.normal(jax.random.key(1), (300, 2), dtype)
+    G, C = jax.jit(_linalg.moments)(X, Y)
+    Xn, Yn = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    tol = 1e-12 if dtype == jnp.float64 else 1e-5
+    assert G.dtype == dtype and C.dtype == dtype
+    np.testing.assert_allclose(G, Xn.T @ Xn, rtol=tol, atol=tol * 300)
+    np.testing.assert_allclose(C, Xn.T @ Yn, rtol=tol, atol=tol * 300)
+    np.testing.assert_array_equal(G, np.asarray(G).T)  # syrk + NumPy's symmetric fill: exactly symmetric
+    if jax.default_backend() == "cpu":
+        assert any("callback" in c for c in _custom_calls(_linalg.moments, X, Y))
+    # fewer features: the call would cost more than the syrk saves, so XLA forms the block
+    assert not any("callback" in c for c in _custom_calls(_linalg.moments, X[:, : f - 1], Y))
+
+
+def test_moments_of_a_batch_stay_in_xla():
+    # A sweep's batch of blocks: no host call (measured slower there), the same numbers as one block at a time.
+    X = jax.random.normal(jax.random.key(0), (3, 200, 30))
+    Y = jax.random.normal(jax.random.key(1), (200, 1))
+    batched = jax.vmap(_linalg.moments, in_axes=(0, None))
+    assert not any("callback" in c for c in _custom_calls(batched, X, Y))
+    G, C = jax.jit(batched)(X, Y)
+    for i in range(3):
+        g, c = _linalg.moments(X[i], Y)
+        np.testing.assert_allclose(G[i], g, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(C[i], c, rtol=1e-12, atol=1e-12)
+
+
+def test_moments_are_differentiable_forward_and_reverse():
+    X = jax.random.normal(jax.random.key(0), (120, 15))
+    Y = jax.random.normal(jax.random.key(1), (120, 2))
+
+    def loss(moments):
+        def f(X, Y):
+            G, C = moments(X, Y)
+            return jnp.sum(G**2) + jnp.sum(jnp.sin(C))
+
+        return f
+
+    ours, ref = loss(_linalg.moments), loss(lambda X, Y: (X.T @ X, X.T @ Y))
+    for a, b in zip(jax.grad(ours, (0, 1))(X, Y), jax.grad(ref, (0, 1))(X, Y), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
+    t_ours = jax.jvp(lambda X: _linalg.moments(X, Y), (X,), (jnp.cos(X),))[1]
+    t_ref = jax.jvp(lambda X: (X.T @ X, X.T @ Y), (X,), (jnp.cos(X),))[1]
+    for a, b in zip(t_ours, t_ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
+    # a population of gradients (vmap over grad), as `tune` runs them
+    Xs = jnp.stack([X, 2 * X])
+    np.testing.assert_allclose(jax.vmap(jax.grad(ours), (0, None))(Xs, Y), jax.vmap(jax.grad(ref), (0, None))(Xs, Y),
+                               rtol=1e-12, atol=1e-9)
+
+
+def test_a_fit_forms_its_gram_blocks_on_the_host_and_matches_the_xla_fit(monkeypatch):
+    # N = 400 features >= HOST_GRAM_MIN_FEATURES: every block of this fit goes through the host BLAS on CPU.
+    calls = []
+    host = _linalg._moments_numpy
+
+    def counted(X, Y):
+        calls.append(np.shape(X))
+        return host(X, Y)
+
+    monkeypatch.setattr(_linalg, "_moments_numpy", counted)
+    jax.clear_caches()
+    esn = rc.ESN(1, 400, key=jax.random.key(0), leak=0.5)
+    t = jnp.arange(1500.0)
+    x = jnp.sin(t / 9) + 0.3 * jnp.cos(t / 3.7)
+    fit = lambda: rc.fit(esn, x[:-1], x[1:], washout=50, chunk_size=256, parallel=False)  # noqa: E731
+    m_host = fit()
+    y_host, _ = rc.predict(m_host, x[:-1])
+    if jax.default_backend() == "cpu":
+        assert len(calls) == 6 and all(s == (250, 400) for s in calls), calls  # 1499 steps (washout too) in 6 blocks
+    monkeypatch.setattr(_linalg, "HOST_GRAM_MIN_FEATURES", 10**9)
+    jax.clear_caches()
+    n = len(calls)
+    m_xla = fit()
+    y_xla, _ = rc.predict(m_xla, x[:-1])
+    assert len(calls) == n  # no host call with the threshold out of reach
+    # The two differ only in the order of the Gram's sums; the ridge (alpha 1e-6) amplifies that into the weights,
+    # and most where the states leave the training distribution (the first steps, from the initial state).
+    # Over the trained steps the predictions agree far below the fit's own error:
+    err = float(jnp.sqrt(jnp.mean((y_xla[50:, 0] - x[51:]) ** 2)))
+    gap = float(jnp.max(jnp.abs(y_host[50:] - y_xla[50:])))
+    assert gap < 1e-3 * err, (gap, err)
