@@ -40,6 +40,32 @@ def test_one_step_prediction_is_accurate(model, series):
     np.testing.assert_array_equal(m2.last_output, y[-1])
 
 
+
+@pytest.mark.parametrize("read_bytes", [None, 0])  # None: one matrix-matrix readout after the scan; 0: per step
+def test_predict_matches_numpy_states_and_readout(esn, series, read_bytes, monkeypatch):
+    """`predict` = the NumPy ESN driven with the standardised inputs, read out with [x, u] and mapped back to data
+    units, whether the readout runs once over the kept features or at every step."""
+    from test_esn import np_step
+
+    from reservoirs import _model
+
+    if read_bytes is not None:
+        monkeypatch.setattr(_model, "READOUT_BYTES", read_bytes)
+        jax.clear_caches()  # `READOUT_BYTES` is read when `predict` is traced
+    x = 2.0 + 5.0 * series
+    m = rc.fit(esn, x[:800], x[1:801], washout=100, readout=rc.Ridge(1e-8, input_passthrough=True), standardize=True)
+    y, m2 = rc.predict(m, x[800:1000])
+    mu, sd = float(m.input_scaler.mean[0]), float(m.input_scaler.std[0])
+    state, ref = np.asarray(m.state), []
+    for u in np.asarray(x[800:1000]):
+        v = np.array([(u - mu) / sd])
+        state = np_step(esn, state, v)
+        z = np.concatenate([state, v])
+        ref.append(np_readout(m, z, v) * np.asarray(m.output_scaler.std) + np.asarray(m.output_scaler.mean))
+    np.testing.assert_allclose(y, np.array(ref), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(m2.state, state, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(m2.last_output, y[-1])
+
 def test_forecast_continues_after_last_target(model, series, esn):
     # After fit on x[0:1500] -> x[1:1501], the closed loop feeds x[1500] and predicts x[1501], x[1502], ...
     res = rc.forecast(model, 50)

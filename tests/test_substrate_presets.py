@@ -131,3 +131,11 @@ def test_preset_is_the_library_one_line_swap():
         rc.preset("memristor", key=key, gain=-1.0)
     with pytest.raises(ValueError, match="`units` must be an integer >= 1"):
         rc.preset("esn", key=key, units=0)
+
+
+def test_every_registered_reservoir_declares_its_feature_size():
+    """`fit` and `predict` size the parallel-in-time decision from `feature_size` without tracing the features."""
+    for name in rc.registry():
+        res = rc.preset(name, key=jax.random.key(0)).reservoir
+        shape = jax.eval_shape(res.features, res.init_state()).shape
+        assert shape == (res.feature_size,), (name, shape, res.feature_size)
