@@ -589,7 +589,8 @@ def _closed_loop_step(model, state, y_prev, u_ext, key_t):
 
 
 #: Most bytes of readout inputs that `predict` keeps for one matrix-matrix readout after the scan (a model without
-#: output feedback); longer series read out step by step. N = 100, 10,000 steps (8 MB): 11.7 -> 10.3 ms.
+#: output feedback); longer series read out step by step. N = 100, 10,000 steps (8 MB): 12.6 -> 10.6 ms per `predict`
+#: (medians, runs alternated with the per-step readout); from N ~ 500 the readout is ~1 % of a step either way.
 READOUT_BYTES = 16 * 2**20
 
 

@@ -40,7 +40,6 @@ def test_one_step_prediction_is_accurate(model, series):
     np.testing.assert_array_equal(m2.last_output, y[-1])
 
 
-
 @pytest.mark.parametrize("read_bytes", [None, 0])  # None: one matrix-matrix readout after the scan; 0: per step
 def test_predict_matches_numpy_states_and_readout(esn, series, read_bytes, monkeypatch):
     """`predict` = the NumPy ESN driven with the standardised inputs, read out with [x, u] and mapped back to data
@@ -65,6 +64,7 @@ def test_predict_matches_numpy_states_and_readout(esn, series, read_bytes, monke
     np.testing.assert_allclose(y, np.array(ref), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(m2.state, state, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(m2.last_output, y[-1])
+
 
 def test_forecast_continues_after_last_target(model, series, esn):
     # After fit on x[0:1500] -> x[1:1501], the closed loop feeds x[1500] and predicts x[1501], x[1502], ...
