@@ -588,9 +588,12 @@ def _closed_loop_step(model, state, y_prev, u_ext, key_t):
     return state, _output(model, _readout_input(res, model.readout, state, u), u_ext)
 
 
-#: Most bytes of readout inputs that `predict` keeps for one matrix-matrix readout after the scan (a model without
-#: output feedback); longer series read out step by step. N = 100, 10,000 steps (8 MB): 12.6 -> 10.6 ms per `predict`
-#: (medians, runs alternated with the per-step readout); from N ~ 500 the readout is ~1 % of a step either way.
+#: `predict` of a model without output feedback keeps the readout's inputs and reads them out with one matrix-matrix
+#: product after the scan when they have at most `READOUT_FEATURES` features and `READOUT_BYTES` bytes; otherwise the
+#: readout runs at every step. Measured, T = 10,000, medians of runs alternated between the two: N = 100 (float64)
+#: 12.6 -> 10.6 ms per `predict`; N = 200-400 equal within 3 %; N = 500 slower by 5 % (float32) and 11 % (float64),
+#: where writing the features costs more than the per-step readout saves.
+READOUT_FEATURES = 256
 READOUT_BYTES = 16 * 2**20
 
 
@@ -601,7 +604,7 @@ def _predict_impl(model, inputs, key, t0=0):
     out_dtype = model.last_output.dtype  # outputs in the dtype of the training targets
     if not res.feedback_size:
         z = jax.eval_shape(lambda s, u: _readout_input(res, model.readout, s, u), model.state, inputs[0])
-        if inputs.shape[0] * z.shape[0] * z.dtype.itemsize <= READOUT_BYTES:
+        if z.shape[0] <= READOUT_FEATURES and inputs.shape[0] * z.shape[0] * z.dtype.itemsize <= READOUT_BYTES:
             # no feedback: the scan keeps the readout's inputs and one matrix-matrix product reads them all out
             def drive(state, xs):
                 u_ext, t = xs
