@@ -589,7 +589,8 @@ def _closed_loop_step(model, state, y_prev, u_ext, key_t):
 
 
 #: `predict` of a model without output feedback keeps the readout's inputs and reads them out with one matrix-matrix
-#: product after the scan when they have at most `READOUT_FEATURES` features and `READOUT_BYTES` bytes; otherwise the
+#: product after the scan when they have at most `READOUT_FEATURES` features and `READOUT_BYTES` bytes; otherwise, and
+#: under a JAX transformation (the sweeps and tuning vmap it: the kept features would multiply by the batch), the
 #: readout runs at every step. Measured, T = 10,000, medians of runs alternated between the two: N = 100 (float64)
 #: 12.6 -> 10.6 ms per `predict`; N = 200-400 equal within 3 %; N = 500 slower by 5 % (float32) and 11 % (float64),
 #: where writing the features costs more than the per-step readout saves.
@@ -598,11 +599,13 @@ READOUT_BYTES = 16 * 2**20
 
 
 @eqx.filter_jit
-def _predict_impl(model, inputs, key, t0=0):
+def _predict_impl(model, inputs, key, t0=0, read_all=False):
+    """Teacher-forced outputs and the advanced model; `read_all=True` allows the one matrix-matrix readout after the
+    scan (see `READOUT_FEATURES`)."""
     res = model.reservoir
     steps = t0 + jnp.arange(inputs.shape[0])
     out_dtype = model.last_output.dtype  # outputs in the dtype of the training targets
-    if not res.feedback_size:
+    if read_all and not res.feedback_size:
         z = jax.eval_shape(lambda s, u: _readout_input(res, model.readout, s, u), model.state, inputs[0])
         if z.shape[0] <= READOUT_FEATURES and inputs.shape[0] * z.shape[0] * z.dtype.itemsize <= READOUT_BYTES:
             # no feedback: the scan keeps the readout's inputs and one matrix-matrix product reads them all out
@@ -713,7 +716,8 @@ def predict(
         else:
             model = advanced
     if plan is None:
-        outputs, model = _predict_impl(model, inputs, key)
+        traced = any(is_traced(x) for x in jax.tree.leaves((model, inputs, key)))
+        outputs, model = _predict_impl(model, inputs, key, read_all=not traced)
     if not is_traced(outputs):
         ok = np.all(np.isfinite(np.asarray(outputs)), axis=1)
         if not ok.all():
