@@ -25,6 +25,14 @@ DENSE_BATCH = 4
 DENSE_BATCH_MAX_BYTES = 512 * 2**20
 
 
+def ell_min_bytes(dtype) -> int:
+    """Dense size beyond which a reservoir at connectivity <= 0.1 is stored as ELL by default: 3.5 MiB in float64
+    (N > 677), 4 MiB in narrower dtypes (N > 1024 in float32). Sequential `fit` + `predict`, T = 5000 each,
+    connectivity 0.1, dense / ELL seconds (`benchmarks/bench_layout.py`, 2-core CPU): float64 N = 650 0.355 / 0.394,
+    N = 700 0.530 / 0.385; float32 N = 1000 0.482 / 0.565, N = 1100-1400 within 10 % either way."""
+    return int(3.5 * 2**20) if jnp.dtype(dtype).itemsize >= 8 else 4 * 2**20
+
+
 class EllMatrix(eqx.Module):
     """A sparse square matrix with the same number `k` of non-zeros in every row (ELLPACK layout).
 
@@ -140,11 +148,12 @@ class ESN(AbstractReservoir):
       of whose eigenvalues lie on the unit circle; orthogonal networks have near-optimal short-term memory
       (White, Lee & Sompolinsky 2004, PRL 92:148102). `"orthogonal"` requires `connectivity = 1`.
     - `sparse`: store `W` as an ELL sparse matrix (True), dense (False) or decide (None: ELL when
-      `connectivity <= 0.1` and the dense matrix would exceed 4 MiB (N > 724 in float64, N > 1024 in float32), or
-      `connectivity <= 0.2` and it would exceed 10 MiB, where one ELL step measured faster than a dense one on a
-      2-core CPU (`benchmarks/bench_layout.py`, connectivity 0.1, float64: N = 500 31 vs 24 µs, N = 1000 84 vs
-      133 µs; float32: N = 1000 45 vs 42 µs, N = 2000 199 vs 293 µs). Batched drives (sweeps, parallel-in-time
-      segments) store it densely for the batch: `for_batch`.
+      `connectivity <= 0.1` and the dense matrix would exceed 3.5 MiB in float64 (N > 677) or 4 MiB in float32
+      (N > 1024), see `ell_min_bytes`, or `connectivity <= 0.2` and it would exceed 10 MiB, where ELL measured
+      faster than dense on a 2-core CPU (`benchmarks/bench_layout.py`: one step, connectivity 0.1, float64:
+      N = 500 31 vs 24 µs, N = 1000 84 vs 133 µs; float32: N = 1000 45 vs 42 µs, N = 2000 199 vs 293 µs; and
+      `fit` + `predict` around the crossover). Batched drives (sweeps, parallel-in-time segments) store it densely
+      for the batch: `for_batch`.
     - `dtype`: floating dtype of weights and state; default JAX's default float (float32, or float64 under
       `jax_enable_x64`). The weights are drawn in this dtype, so the same key gives a *different* network in
       float32 and in float64; to compare precisions on one network, cast the leaves of one ESN
@@ -230,9 +239,9 @@ class ESN(AbstractReservoir):
             W = ell.todense()
         rho = spectral_radius(W)
         rho = jnp.where(rho > 0, rho, 1.0)
-        if sparse is None:  # ELL where one step measured faster (benchmarks/bench_layout.py)
+        if sparse is None:  # ELL where fit + predict measured faster (benchmarks/bench_layout.py)
             dense_bytes = size * size * jnp.dtype(dtype).itemsize
-            sparse = ell is not None and ((connectivity <= 0.1 and dense_bytes > 4 * 2**20)
+            sparse = ell is not None and ((connectivity <= 0.1 and dense_bytes > ell_min_bytes(dtype))
                                           or (connectivity <= 0.2 and dense_bytes > 10 * 2**20))
         if sparse:
             ell = ell if ell is not None else EllMatrix.fromdense(W)

@@ -87,6 +87,9 @@ def test_default_storage_follows_the_measured_crossover():
         return isinstance(rc.ESN(1, 760, key=jax.random.key(0), **kw).W, rc.EllMatrix)
 
     assert ell(connectivity=0.1, dtype=jnp.float64)  # 4.4 MiB dense: the ELL step is faster
+    # float64 fit + predict: dense faster at N = 650 (3.2 MiB), ELL at 700 (3.7 MiB)
+    assert not isinstance(rc.ESN(1, 650, key=jax.random.key(0), connectivity=0.1, dtype=jnp.float64).W, rc.EllMatrix)
+    assert isinstance(rc.ESN(1, 700, key=jax.random.key(0), connectivity=0.1, dtype=jnp.float64).W, rc.EllMatrix)
     assert not ell(connectivity=0.1, dtype=jnp.float32)  # 2.2 MiB: the float32 dense step is faster
     assert not ell(connectivity=0.2, dtype=jnp.float64)  # twice the gathers: dense until 10 MiB
     assert not ell(connectivity=0.1, dtype=jnp.float64, sparse=False)
