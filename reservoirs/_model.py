@@ -332,7 +332,8 @@ def _fit_impl(reservoir, readout, drive, ext, targets, state, key, washout, chun
 
 def _plan_parallel(reservoir, state, drive, key, t0, spans, parallel, feature_size, others=()):
     """`((segments, overlap) or None, DriveReport)` for driving `spans` (steps after `t0`) parallel in time.
-    `parallel`: True forces the parallel path where it can run at all, False the sequential scan, "auto" decides."""
+    `parallel`: True forces the parallel path where it can run at all, False the sequential scan, "auto" decides.
+    `feature_size`: a callable giving the readout's input size, called only when "auto" needs it."""
     if parallel is False:
         return None, _parallel.DriveReport(False, reason="sequential scan requested (parallel=False)")
     if any(is_traced(x) for x in jax.tree.leaves((reservoir, state, drive, key, others))):
@@ -342,7 +343,7 @@ def _plan_parallel(reservoir, state, drive, key, t0, spans, parallel, feature_si
         if shortest < _parallel.MIN_LENGTH:
             return None, _parallel.DriveReport(
                 False, reason=f"span of {shortest} steps < {_parallel.MIN_LENGTH}: sequential is as fast")
-        feature_size = feature_size() if callable(feature_size) else feature_size
+        feature_size = feature_size()
         if feature_size < _parallel.MIN_STATE:
             return None, _parallel.DriveReport(
                 False, reason=f"{feature_size} features < {_parallel.MIN_STATE}: a batched step costs as much as "
@@ -576,8 +577,9 @@ def _output(model, z, u_ext):
     return y
 
 
-def _closed_loop_step(model, state, y_prev, u_ext, key_t):
-    """One step of a model whose fed-back channels (and, for a generative model, inputs) carry `y_prev`."""
+def _model_step(model, state, y_prev, u_ext, key_t):
+    """One step of a model whose fed-back channels (and, for a generative model, inputs) carry `y_prev`: the new
+    state and the readout's input."""
     res = model.reservoir
     u = _apply(model.input_scaler, u_ext) if res.in_size else u_ext
     parts = [u] if res.in_size else []
@@ -585,7 +587,13 @@ def _closed_loop_step(model, state, y_prev, u_ext, key_t):
         parts.append(_apply(model.output_scaler, y_prev).astype(u.dtype))
     drive = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
     state = res.step(state, drive, key=key_t)
-    return state, _output(model, _readout_input(res, model.readout, state, u), u_ext)
+    return state, _readout_input(res, model.readout, state, u)
+
+
+def _closed_loop_step(model, state, y_prev, u_ext, key_t):
+    """`_model_step` and the model's output."""
+    state, z = _model_step(model, state, y_prev, u_ext, key_t)
+    return state, _output(model, z, u_ext)
 
 
 #: `predict` of a model without output feedback keeps the readout's inputs and reads them out with one matrix-matrix
@@ -611,9 +619,7 @@ def _predict_impl(model, inputs, key, t0=0, read_all=False):
             # no feedback: the scan keeps the readout's inputs and one matrix-matrix product reads them all out
             def drive(state, xs):
                 u_ext, t = xs
-                u = _apply(model.input_scaler, u_ext) if res.in_size else u_ext
-                state = res.step(state, u, key=step_key(key, t))
-                return state, _readout_input(res, model.readout, state, u)
+                return _model_step(model, state, None, u_ext, step_key(key, t))
 
             state, Z = jax.lax.scan(drive, model.state, (inputs, steps))
             ys = jax.vmap(lambda z, u: _output(model, z, u))(Z, inputs).astype(out_dtype)
